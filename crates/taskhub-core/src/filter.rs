@@ -1,0 +1,161 @@
+//! A subscriber's filter, parsed from the `types` and `topics` query parameters.
+
+use crate::event_type::{ParseEventTypeError, check_event_type_chars};
+use crate::selector::Selector;
+use crate::topic::{ParseTopicError, Topic, check_topic_chars};
+use crate::EventType;
+
+/// Which events a subscriber wants. An absent list lets everything through; a present list
+/// lets through what any of its selectors matches. An event without a topic passes only
+/// when there is no topic list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    types: Option<Vec<Selector>>,
+    topics: Option<Vec<Selector>>,
+}
+
+/// Why a filter parameter was rejected; names the parameter and the offending item.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseFilterError {
+    #[error("`{param}` has an empty item; give a comma-separated list such as `a,b*`")]
+    EmptyItem { param: &'static str },
+    #[error("`types` item {item:?}: {source}")]
+    Type {
+        item: String,
+        source: ParseEventTypeError,
+    },
+    #[error("`topics` item {item:?}: {source}")]
+    Topic { item: String, source: ParseTopicError },
+}
+
+impl ParseFilterError {
+    /// The query parameter at fault.
+    pub fn param(&self) -> &'static str {
+        match self {
+            Self::EmptyItem { param } => param,
+            Self::Type { .. } => "types",
+            Self::Topic { .. } => "topics",
+        }
+    }
+}
+
+impl Filter {
+    /// Parses the raw `types` and `topics` parameters (comma-separated lists).
+    pub fn parse(types: Option<&str>, topics: Option<&str>) -> Result<Self, ParseFilterError> {
+        let types = types.map(|list| parse_list(list, "types", parse_type_item)).transpose()?;
+        let topics = topics.map(|list| parse_list(list, "topics", parse_topic_item)).transpose()?;
+        Ok(Self { types, topics })
+    }
+
+    /// Whether an event of this type and topic passes.
+    pub fn matches(&self, event_type: &EventType, topic: Option<&Topic>) -> bool {
+        let type_ok = self
+            .types
+            .as_ref()
+            .is_none_or(|types| types.iter().any(|s| s.matches(event_type.as_str())));
+        let topic_ok = match (&self.topics, topic) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(topics), Some(topic)) => topics.iter().any(|s| s.matches(topic.as_str())),
+        };
+        type_ok && topic_ok
+    }
+}
+
+fn parse_list(
+    list: &str,
+    param: &'static str,
+    parse_item: fn(&str) -> Result<Selector, ParseFilterError>,
+) -> Result<Vec<Selector>, ParseFilterError> {
+    list.split(',')
+        .map(|item| {
+            if item.is_empty() {
+                Err(ParseFilterError::EmptyItem { param })
+            } else {
+                parse_item(item)
+            }
+        })
+        .collect()
+}
+
+fn parse_type_item(item: &str) -> Result<Selector, ParseFilterError> {
+    let (selector, name) = Selector::split(item);
+    let checked = match selector {
+        // A prefix may be empty (`*` alone) but must use the type alphabet.
+        Selector::Prefix(_) => check_event_type_chars(name),
+        Selector::Exact(_) => EventType::parse(name).map(drop),
+    };
+    checked.map(|()| selector).map_err(|source| ParseFilterError::Type {
+        item: item.to_owned(),
+        source,
+    })
+}
+
+fn parse_topic_item(item: &str) -> Result<Selector, ParseFilterError> {
+    let (selector, name) = Selector::split(item);
+    let checked = match selector {
+        Selector::Prefix(_) => check_topic_chars(name),
+        Selector::Exact(_) => Topic::parse(name).map(drop),
+    };
+    checked.map(|()| selector).map_err(|source| ParseFilterError::Topic {
+        item: item.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty(s: &str) -> EventType {
+        EventType::parse(s).expect("valid type")
+    }
+    fn topic(s: &str) -> Topic {
+        Topic::parse(s).expect("valid topic")
+    }
+
+    #[test]
+    fn no_lists_let_everything_through() {
+        let filter = Filter::parse(None, None).expect("empty filter");
+        assert!(filter.matches(&ty("a"), None));
+        assert!(filter.matches(&ty("a"), Some(&topic("x"))));
+    }
+
+    #[test]
+    fn types_match_exactly_or_by_prefix() {
+        let filter = Filter::parse(Some("task_updated,deploy.*"), None).expect("filter");
+        assert!(filter.matches(&ty("task_updated"), None));
+        assert!(!filter.matches(&ty("task_updated2"), None));
+        assert!(filter.matches(&ty("deploy.done"), None));
+        assert!(!filter.matches(&ty("deploy"), None));
+    }
+
+    #[test]
+    fn topic_list_excludes_events_without_topic() {
+        let filter = Filter::parse(None, Some("tasks/42,deploys/*")).expect("filter");
+        assert!(filter.matches(&ty("a"), Some(&topic("tasks/42"))));
+        assert!(!filter.matches(&ty("a"), Some(&topic("tasks/420"))));
+        assert!(filter.matches(&ty("a"), Some(&topic("deploys/eu/1"))));
+        assert!(!filter.matches(&ty("a"), None));
+        let everything = Filter::parse(None, Some("*")).expect("filter");
+        assert!(everything.matches(&ty("a"), Some(&topic("x"))));
+        assert!(!everything.matches(&ty("a"), None));
+    }
+
+    #[test]
+    fn malformed_lists_name_the_parameter() {
+        for (types, topics, param) in [
+            (Some(""), None, "types"),
+            (Some("a,,b"), None, "types"),
+            (Some("a b"), None, "types"),
+            (Some("a\nb"), None, "types"),
+            (Some("a*b"), None, "types"),
+            (None, Some(""), "topics"),
+            (None, Some("x,"), "topics"),
+            (None, Some("a\rb*"), "topics"),
+        ] {
+            let err = Filter::parse(types, topics).expect_err("malformed");
+            assert_eq!(err.param(), param, "{types:?} {topics:?}");
+        }
+    }
+}

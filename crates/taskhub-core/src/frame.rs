@@ -1,0 +1,226 @@
+//! The SSE wire format: every byte TaskHub writes to a stream is built here.
+//!
+//! An event is encoded once, when it commits, into an [`EventFrame`]; every subscriber
+//! writes clones of the same [`Bytes`] (a reference-count bump, no copy). Field values
+//! are safe by construction: ids are integers, event types come from an alphabet without
+//! whitespace, and the `data:` line is compact JSON, which escapes every control character.
+//! So no input can end a line early and inject a field.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{EventId, EventType, Timestamp, Topic};
+
+/// The comment sent after every idle keepalive interval.
+pub const KEEPALIVE: &[u8] = b": keepalive\n\n";
+
+/// A committed event, encoded for the wire.
+#[derive(Clone, Debug)]
+pub struct EventFrame {
+    id: EventId,
+    event_type: EventType,
+    topic: Option<Topic>,
+    private: bool,
+    /// `id: …\nevent: …\ndata: …\n\n`.
+    bytes: Bytes,
+    /// Where the `event: …\n` line sits in `bytes`, to leave it out for `typed=false`.
+    event_line: (usize, usize),
+}
+
+impl EventFrame {
+    /// Encodes an event whose envelope JSON is already built (see [`envelope_json`]).
+    pub fn new(
+        id: EventId,
+        event_type: EventType,
+        topic: Option<Topic>,
+        private: bool,
+        envelope: &str,
+    ) -> Self {
+        let mut buf = BytesMut::with_capacity(envelope.len() + event_type.as_str().len() + 40);
+        buf.put_slice(b"id: ");
+        buf.put_slice(id.to_string().as_bytes());
+        buf.put_u8(b'\n');
+        let event_start = buf.len();
+        buf.put_slice(b"event: ");
+        buf.put_slice(event_type.as_str().as_bytes());
+        buf.put_u8(b'\n');
+        let event_end = buf.len();
+        buf.put_slice(b"data: ");
+        buf.put_slice(envelope.as_bytes());
+        buf.put_slice(b"\n\n");
+        Self {
+            id,
+            event_type,
+            topic,
+            private,
+            bytes: buf.freeze(),
+            event_line: (event_start, event_end),
+        }
+    }
+
+    pub fn id(&self) -> EventId {
+        self.id
+    }
+
+    pub fn event_type(&self) -> &EventType {
+        &self.event_type
+    }
+
+    pub fn topic(&self) -> Option<&Topic> {
+        self.topic.as_ref()
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.private
+    }
+
+    /// The frame with its `event:` line.
+    pub fn typed(&self) -> Bytes {
+        self.bytes.clone()
+    }
+
+    /// The frame without its `event:` line, as two slices of the shared bytes.
+    pub fn untyped(&self) -> [Bytes; 2] {
+        let (start, end) = self.event_line;
+        [self.bytes.slice(..start), self.bytes.slice(end..)]
+    }
+
+    /// The envelope JSON carried on the `data:` line.
+    pub fn envelope(&self) -> &str {
+        let data = &self.bytes[self.event_line.1 + "data: ".len()..self.bytes.len() - 2];
+        // The bytes were built from a `&str` in `new`, and these bounds sit on ASCII.
+        std::str::from_utf8(data).unwrap_or_default()
+    }
+}
+
+/// The envelope of the seed's clients: `{"id","event","topic"?,"data","timestamp"}`, compact.
+pub fn envelope_json(
+    id: EventId,
+    event_type: &EventType,
+    topic: Option<&Topic>,
+    data: &Value,
+    timestamp: Timestamp,
+) -> String {
+    #[derive(Serialize)]
+    struct Envelope<'a> {
+        id: String,
+        event: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<&'a str>,
+        data: &'a Value,
+        timestamp: String,
+    }
+    let envelope = Envelope {
+        id: id.to_string(),
+        event: event_type.as_str(),
+        topic: topic.map(Topic::as_str),
+        data,
+        timestamp: timestamp.to_string(),
+    };
+    // Serialising borrowed strings and a `Value` into a `String` cannot fail.
+    serde_json::to_string(&envelope).unwrap_or_default()
+}
+
+/// The stream's first block: `retry: <ms>`, then the `connected` event (no `id:`).
+/// One block, so parsers that attach `retry` to the event they dispatch see it too.
+pub fn preamble(retry_ms: u64, client_id: &str, typed: bool) -> Bytes {
+    let data = serde_json::json!({
+        "event": "connected",
+        "data": { "message": "SSE connection established", "client_id": client_id },
+    });
+    let mut buf = BytesMut::new();
+    buf.put_slice(format!("retry: {retry_ms}\n").as_bytes());
+    put_control_event(&mut buf, "connected", &data, typed);
+    buf.freeze()
+}
+
+/// `event: reset`: the requested id is unknown or older than the retained history.
+pub fn reset(last_event_id: &str, typed: bool) -> Bytes {
+    let data = serde_json::json!({
+        "reason": "history_unavailable",
+        "last_event_id": last_event_id,
+    });
+    control_event("reset", &data, typed)
+}
+
+/// `event: gap`: a slow subscriber lost the events with ids `first..=last`.
+pub fn gap(first: EventId, last: EventId, typed: bool) -> Bytes {
+    let data = serde_json::json!({
+        "reason": "slow_consumer",
+        "first_dropped_id": first.to_string(),
+        "last_dropped_id": last.to_string(),
+    });
+    control_event("gap", &data, typed)
+}
+
+/// A control event: no `id:` line, so it never moves the client's last event id.
+fn control_event(name: &str, data: &Value, typed: bool) -> Bytes {
+    let mut buf = BytesMut::new();
+    put_control_event(&mut buf, name, data, typed);
+    buf.freeze()
+}
+
+fn put_control_event(buf: &mut BytesMut, name: &str, data: &Value, typed: bool) {
+    if typed {
+        buf.put_slice(b"event: ");
+        buf.put_slice(name.as_bytes());
+        buf.put_u8(b'\n');
+    }
+    buf.put_slice(b"data: ");
+    buf.put_slice(data.to_string().as_bytes());
+    buf.put_slice(b"\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(data: Value, topic: Option<&str>) -> EventFrame {
+        let id = EventId::new(17);
+        let event_type = EventType::parse("task_updated").expect("valid");
+        let topic = topic.map(|t| Topic::parse(t).expect("valid"));
+        let envelope = envelope_json(
+            id,
+            &event_type,
+            topic.as_ref(),
+            &data,
+            Timestamp::from_unix_millis(1_795_521_600_123),
+        );
+        EventFrame::new(id, event_type, topic, false, &envelope)
+    }
+
+    #[test]
+    fn encodes_the_contract_example_exactly() {
+        let frame = frame(
+            serde_json::json!({"task_id": "42", "status": "done"}),
+            Some("tasks/42"),
+        );
+        assert_eq!(
+            frame.typed(),
+            "id: 17\nevent: task_updated\ndata: {\"id\":\"17\",\"event\":\"task_updated\",\
+             \"topic\":\"tasks/42\",\"data\":{\"task_id\":\"42\",\"status\":\"done\"},\
+             \"timestamp\":\"2026-11-24T12:00:00.123Z\"}\n\n"
+        );
+        let [head, tail] = frame.untyped();
+        assert_eq!(head, "id: 17\n");
+        assert!(tail.starts_with(b"data: {\"id\":\"17\""));
+        assert_eq!(frame.envelope(), std::str::from_utf8(&tail[6..tail.len() - 2]).unwrap_or(""));
+    }
+
+    #[test]
+    fn control_events_carry_no_id() {
+        let typed = preamble(3000, "c1", true);
+        assert_eq!(
+            typed,
+            "retry: 3000\nevent: connected\ndata: {\"event\":\"connected\",\"data\":\
+             {\"message\":\"SSE connection established\",\"client_id\":\"c1\"}}\n\n"
+        );
+        assert!(!preamble(3000, "c1", false).windows(6).any(|w| w == b"event:"));
+        let reset = reset("9\nid: 1", true);
+        assert_eq!(
+            reset,
+            "event: reset\ndata: {\"reason\":\"history_unavailable\",\"last_event_id\":\"9\\nid: 1\"}\n\n"
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The task record behind the tasks API, and its validated status.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// A task's id, assigned by the store. Shown to clients as a string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(i64);
+
+impl TaskId {
+    pub const fn new(value: i64) -> Self {
+        Self(value)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A path segment that names no task this store could have issued. Callers answer 404,
+/// since to a client an id is opaque and an ill-formed one is merely unknown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no such task")]
+pub struct UnknownTaskId;
+
+impl FromStr for TaskId {
+    type Err = UnknownTaskId;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.parse::<i64>() {
+            Ok(id) if id > 0 && id.to_string() == value => Ok(Self(id)),
+            _ => Err(UnknownTaskId),
+        }
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl Serialize for TaskId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A task status: 1–64 characters of `[a-z0-9_-]`; `todo` unless said otherwise.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TaskStatus(Box<str>);
+
+/// Why a string is not a [`TaskStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseTaskStatusError {
+    #[error("must be 1 to 64 characters, got {len}")]
+    Length { len: usize },
+    #[error("may only contain a-z, 0-9, '_' and '-', found {found:?}")]
+    BadChar { found: char },
+}
+
+impl TaskStatus {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(value: &str) -> Result<Self, ParseTaskStatusError> {
+        if let Some(found) = value
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-')))
+        {
+            return Err(ParseTaskStatusError::BadChar { found });
+        }
+        if value.is_empty() || value.len() > Self::MAX_LEN {
+            return Err(ParseTaskStatusError::Length { len: value.len() });
+        }
+        Ok(Self(value.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for TaskStatus {
+    fn default() -> Self {
+        Self("todo".into())
+    }
+}
+
+/// A task as the API returns it and as task events carry it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_alphabet() {
+        assert!(TaskStatus::parse("in_progress").is_ok());
+        assert!(TaskStatus::parse("done-2").is_ok());
+        assert!(TaskStatus::parse("").is_err());
+        assert!(TaskStatus::parse("Done").is_err());
+        assert!(TaskStatus::parse("a b").is_err());
+        assert!(TaskStatus::parse(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn task_ids_are_canonical_positive_integers() {
+        assert_eq!("42".parse::<TaskId>(), Ok(TaskId::new(42)));
+        for bad in ["0", "-1", "042", "task-1", ""] {
+            assert!(bad.parse::<TaskId>().is_err(), "{bad:?}");
+        }
+    }
+}
