@@ -6,9 +6,12 @@
 //! whitespace, and the `data:` line is compact JSON, which escapes every control character.
 //! So no input can end a line early and inject a field.
 
+use std::sync::OnceLock;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::{EventId, EventType, Timestamp, Topic};
 
@@ -24,8 +27,11 @@ pub struct EventFrame {
     private: bool,
     /// `id: …\nevent: …\ndata: …\n\n`.
     bytes: Bytes,
-    /// Where the `event: …\n` line sits in `bytes`, to leave it out for `typed=false`.
+    /// Where the `event: …\n` line sits in `bytes`.
     event_line: (usize, usize),
+    /// The frame without its `event:` line (`typed=false`), built by the first subscriber
+    /// that asks and shared by the rest.
+    untyped: OnceLock<Bytes>,
 }
 
 impl EventFrame {
@@ -56,6 +62,7 @@ impl EventFrame {
             private,
             bytes: buf.freeze(),
             event_line: (event_start, event_end),
+            untyped: OnceLock::new(),
         }
     }
 
@@ -80,26 +87,29 @@ impl EventFrame {
         self.bytes.clone()
     }
 
-    /// The frame without its `event:` line, as two slices of the shared bytes.
-    pub fn untyped(&self) -> [Bytes; 2] {
+    /// The frame without its `event:` line.
+    pub fn untyped(&self) -> Bytes {
         let (start, end) = self.event_line;
-        [self.bytes.slice(..start), self.bytes.slice(end..)]
+        self.untyped
+            .get_or_init(|| [&self.bytes[..start], &self.bytes[end..]].concat().into())
+            .clone()
     }
 
-    /// The envelope JSON carried on the `data:` line.
-    pub fn envelope(&self) -> &str {
-        let data = &self.bytes[self.event_line.1 + "data: ".len()..self.bytes.len() - 2];
-        // The bytes were built from a `&str` in `new`, and these bounds sit on ASCII.
-        std::str::from_utf8(data).unwrap_or_default()
+    /// The frame for a subscriber that asked for `typed` (the default) or not.
+    pub fn bytes(&self, typed: bool) -> Bytes {
+        if typed { self.typed() } else { self.untyped() }
     }
 }
 
-/// The envelope of the seed's clients: `{"id","event","topic"?,"data","timestamp"}`, compact.
+/// The envelope of the seed's clients: `{"id","event","topic"?,"data","timestamp"}`.
+///
+/// `data` must be compact JSON (as `serde_json::value::to_raw_value` writes it): it is
+/// embedded as is, so the `data:` line stays one line.
 pub fn envelope_json(
     id: EventId,
     event_type: &EventType,
     topic: Option<&Topic>,
-    data: &Value,
+    data: &RawValue,
     timestamp: Timestamp,
 ) -> String {
     #[derive(Serialize)]
@@ -108,7 +118,7 @@ pub fn envelope_json(
         event: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         topic: Option<&'a str>,
-        data: &'a Value,
+        data: &'a RawValue,
         timestamp: String,
     }
     let envelope = Envelope {
@@ -180,6 +190,7 @@ mod tests {
         let id = EventId::new(17);
         let event_type = EventType::parse("task_updated").expect("valid");
         let topic = topic.map(|t| Topic::parse(t).expect("valid"));
+        let data = serde_json::value::to_raw_value(&data).expect("serialisable");
         let envelope = envelope_json(
             id,
             &event_type,
@@ -202,10 +213,10 @@ mod tests {
              \"topic\":\"tasks/42\",\"data\":{\"task_id\":\"42\",\"status\":\"done\"},\
              \"timestamp\":\"2026-11-24T12:00:00.123Z\"}\n\n"
         );
-        let [head, tail] = frame.untyped();
-        assert_eq!(head, "id: 17\n");
-        assert!(tail.starts_with(b"data: {\"id\":\"17\""));
-        assert_eq!(frame.envelope(), std::str::from_utf8(&tail[6..tail.len() - 2]).unwrap_or(""));
+        let untyped = frame.untyped();
+        assert!(untyped.starts_with(b"id: 17\ndata: {\"id\":\"17\""));
+        assert_eq!(frame.typed().len() - untyped.len(), "event: task_updated\n".len());
+        assert!(frame.typed().ends_with(&untyped[7..]));
     }
 
     #[test]

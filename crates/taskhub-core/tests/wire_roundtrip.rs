@@ -77,15 +77,12 @@ proptest! {
     ) {
         let mut wire = preamble(1500, "client", typed).to_vec();
         let mut sent = Vec::new();
+        let raw_data = serde_json::value::to_raw_value(&data).expect("serialisable");
         for raw in &raw_ids {
             let id = EventId::new(*raw);
-            let envelope = envelope_json(id, &event_type, topic.as_ref(), &data, Timestamp::now());
+            let envelope = envelope_json(id, &event_type, topic.as_ref(), &raw_data, Timestamp::now());
             let frame = EventFrame::new(id, event_type.clone(), topic.clone(), false, &envelope);
-            if typed {
-                wire.extend_from_slice(&frame.typed());
-            } else {
-                frame.untyped().iter().for_each(|part| wire.extend_from_slice(part));
-            }
+            wire.extend_from_slice(&frame.bytes(typed));
             wire.extend_from_slice(KEEPALIVE);
             sent.push((id, envelope));
         }

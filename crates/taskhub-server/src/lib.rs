@@ -1,1 +1,25 @@
-//! placeholder
+//! TaskHub's server: the HTTP API, the fan-out of committed events to SSE subscribers,
+//! and the server's lifecycle.
+//!
+//! # Layout
+//! - [`Config`]: every setting, with the contract's defaults.
+//! - [`Server`]: binds, runs until a shutdown signal, drains within the grace period.
+//! - `hub`: the live tail of the event log that every subscriber reads, and the
+//!   connection limit.
+//! - `subscription`: one subscriber's stream: replay from the store, then live, with
+//!   keepalives and the slow-client policy.
+//! - `http`: routes, request parsing at the edge, and errors as problem+json.
+//!
+//! See `ARCHITECTURE.md` at the repository root for the path of one event.
+
+mod access;
+mod config;
+mod http;
+mod hub;
+mod server;
+mod shutdown;
+mod subscription;
+
+pub use config::{Config, SlowClientPolicy};
+pub use server::{Server, StartError};
+pub use shutdown::shutdown_signal;

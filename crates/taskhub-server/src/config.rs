@@ -1,0 +1,55 @@
+//! Server settings. The binary fills them from flags and `TASKHUB_*` variables; tests
+//! build them directly.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use taskhub_store::DatabaseUrl;
+
+/// What to do with a subscriber whose buffer of undelivered events is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SlowClientPolicy {
+    /// End its stream; it reconnects with `Last-Event-ID` and replays from history.
+    #[default]
+    Disconnect,
+    /// Drop its oldest undelivered events and tell it with one `event: gap`.
+    DropOldest,
+}
+
+/// Every setting of `taskhub serve` that the server reads.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub database_url: DatabaseUrl,
+    /// Serve on a non-loopback address with authentication off.
+    pub allow_unauthenticated: bool,
+    pub max_clients: usize,
+    pub keepalive: Duration,
+    pub retry: Duration,
+    pub client_buffer: usize,
+    pub slow_client_policy: SlowClientPolicy,
+    pub history_size: u64,
+    pub max_body_bytes: usize,
+    /// Largest `data` of one event, encoded as JSON.
+    pub max_event_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            database_url: DatabaseUrl::default(),
+            allow_unauthenticated: false,
+            max_clients: 10_000,
+            keepalive: Duration::from_secs(15),
+            retry: Duration::from_millis(3000),
+            client_buffer: 1000,
+            slow_client_policy: SlowClientPolicy::Disconnect,
+            history_size: 100_000,
+            max_body_bytes: 1_048_576,
+            max_event_bytes: 65_536,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `POST /events` (publish) and `GET /events/stream` (subscribe).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use taskhub_core::{EventType, Filter, Topic};
+use taskhub_store::NewEvent;
+
+use super::AppState;
+use super::fields::Fields;
+use super::json_body::JsonBody;
+use super::problem::ApiError;
+use crate::access::Access;
+use crate::subscription::{self, Subscription};
+
+/// Most events in one `POST /events` batch.
+const MAX_BATCH: usize = 1000;
+
+/// `POST /events`: one event object or an array of them, all or nothing. Answers 202
+/// only once the events are committed.
+pub(crate) async fn publish(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let max_data = state.config.max_event_bytes;
+    let (events, batch) = match &body {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > MAX_BATCH {
+                let detail = format!("a batch holds 1 to {MAX_BATCH} events, got {}", items.len());
+                return Err(ApiError::invalid("body", detail));
+            }
+            let events = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| parse_event(item, format!("[{i}]."), max_data))
+                .collect::<Result<Vec<_>, _>>()?;
+            (events, true)
+        }
+        single => (vec![parse_event(single, String::new(), max_data)?], false),
+    };
+    let ids = state.store.publish(events).await?;
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let answer = if batch {
+        json!({ "ids": ids })
+    } else {
+        json!({ "id": ids.first() })
+    };
+    Ok((StatusCode::ACCEPTED, Json(answer)))
+}
+
+fn parse_event(value: &Value, path: String, max_data: usize) -> Result<NewEvent, ApiError> {
+    let fields = Fields::new(value, path, &["event", "data", "topic", "private"])?;
+    let event_type = EventType::parse(fields.required_str("event")?)
+        .map_err(|e| ApiError::invalid(fields.name("event"), e))?;
+    let topic = fields
+        .optional_str("topic")?
+        .map(Topic::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid(fields.name("topic"), e))?;
+    let private = fields.optional_bool("private")?.unwrap_or(false);
+    if private && topic.is_none() {
+        return Err(ApiError::invalid(
+            fields.name("private"),
+            "a private event needs a `topic`, which credentials are checked against",
+        ));
+    }
+    let data = serde_json::value::to_raw_value(fields.required("data")?)
+        .map_err(|e| ApiError::invalid(fields.name("data"), e))?;
+    if data.get().len() > max_data {
+        let detail = format!(
+            "is {} bytes as JSON; the limit is {max_data}",
+            data.get().len()
+        );
+        return Err(ApiError::invalid(fields.name("data"), detail));
+    }
+    Ok(NewEvent {
+        event_type,
+        topic,
+        private,
+        data,
+    })
+}
+
+/// The query parameters of `GET /events/stream`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StreamParams {
+    types: Option<String>,
+    topics: Option<String>,
+    last_event_id: Option<String>,
+    typed: Option<String>,
+}
+
+/// `GET /events/stream`: replay after the client's last id, then live events.
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<StreamParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadParameter {
+        param: "query".into(),
+        detail: e.body_text(),
+    })?;
+    let filter = Filter::parse(params.types.as_deref(), params.topics.as_deref()).map_err(|e| {
+        ApiError::BadParameter {
+            param: e.param().into(),
+            detail: e.to_string(),
+        }
+    })?;
+    let typed = match params.typed.as_deref() {
+        None | Some("true" | "1") => true,
+        Some("false" | "0") => false,
+        Some(other) => {
+            return Err(ApiError::BadParameter {
+                param: "typed".into(),
+                detail: format!("`typed` must be true or false, got {other:?}"),
+            });
+        }
+    };
+    // The header wins over the query parameter; an empty value means "from now".
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(params.last_event_id)
+        .filter(|id| !id.is_empty());
+
+    let config = &state.config;
+    let permit = state.hub.admit().ok_or(ApiError::TooManyStreams {
+        limit: config.max_clients,
+        retry_after: config.retry,
+    })?;
+    let request = subscription::Request {
+        filter,
+        access: Access::anonymous(),
+        typed,
+        last_event_id,
+    };
+    let settings = subscription::Settings {
+        retry: config.retry,
+        keepalive: config.keepalive,
+        policy: config.slow_client_policy,
+    };
+    let subscription = Subscription::new(
+        request,
+        settings,
+        state.store.clone(),
+        state.hub.subscribe(),
+        &state.hub.new_client_id(),
+        state.shutdown.clone(),
+        permit,
+    );
+    let mut response = Body::from_stream(subscription.into_body_stream()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}

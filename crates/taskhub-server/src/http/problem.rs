@@ -1,0 +1,123 @@
+//! The one error type of the HTTP edge, and its `application/problem+json` form (RFC 9457).
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use taskhub_store::StoreError;
+
+/// Every way a request can fail, each with the status and detail a client can act on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// The body is not JSON at all.
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// A query parameter is malformed.
+    #[error("{detail}")]
+    BadParameter { param: String, detail: String },
+    /// A JSON field is missing, of the wrong type, or out of range.
+    #[error("`{field}`: {detail}")]
+    InvalidField { field: String, detail: String },
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("no route for {0}")]
+    NoRoute(String),
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("the server is at its limit of {limit} open streams; retry later")]
+    TooManyStreams { limit: usize, retry_after: Duration },
+    #[error("{0}; nothing was stored, retry later")]
+    StoreUnavailable(#[from] StoreError),
+}
+
+impl ApiError {
+    pub(crate) fn invalid(field: impl Into<String>, detail: impl ToString) -> Self {
+        Self::InvalidField {
+            field: field.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) | Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooManyStreams { .. } | Self::StoreUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+
+    /// The problem type's slug; `type` is `https://taskhub.dev/problems/{slug}`.
+    fn slug(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed-json",
+            Self::BadParameter { .. } => "invalid-parameter",
+            Self::InvalidField { .. } => "invalid-field",
+            Self::BodyTooLarge { .. } => "body-too-large",
+            Self::NotFound(_) => "not-found",
+            Self::NoRoute(_) => "no-route",
+            Self::MethodNotAllowed(_) => "method-not-allowed",
+            Self::TooManyStreams { .. } => "too-many-streams",
+            Self::StoreUnavailable(_) => "store-unavailable",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "Malformed JSON",
+            Self::BadParameter { .. } => "Invalid query parameter",
+            Self::InvalidField { .. } => "Invalid field",
+            Self::BodyTooLarge { .. } => "Request body too large",
+            Self::NotFound(_) => "Not found",
+            Self::NoRoute(_) => "No such endpoint",
+            Self::MethodNotAllowed(_) => "Method not allowed",
+            Self::TooManyStreams { .. } => "Too many open streams",
+            Self::StoreUnavailable(_) => "Store unavailable",
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::TooManyStreams { retry_after, .. } => Some(*retry_after),
+            Self::StoreUnavailable(_) => Some(Duration::from_secs(1)),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut body = Map::new();
+        body.insert("type".into(), format!("https://taskhub.dev/problems/{}", self.slug()).into());
+        body.insert("title".into(), self.title().into());
+        body.insert("status".into(), status.as_u16().into());
+        body.insert("detail".into(), self.to_string().into());
+        match &self {
+            Self::InvalidField { field, .. } => drop(body.insert("field".into(), json!(field))),
+            Self::BadParameter { param, .. } => drop(body.insert("parameter".into(), json!(param))),
+            _ => {}
+        }
+        if status.is_server_error() {
+            tracing::warn!(error = %self, "request failed");
+        }
+        let mut response = (status, Value::Object(body).to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(after) = self.retry_after() {
+            let secs = after.as_secs_f64().ceil().max(1.0) as u64;
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

@@ -1,0 +1,164 @@
+//! The tasks API. Every change commits together with its event (`task_created`,
+//! `task_updated`, `task_deleted` on topic `tasks/{id}`).
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use taskhub_core::{Task, TaskId, TaskStatus};
+use taskhub_store::{NewTask, TaskPatch};
+
+use super::AppState;
+use super::fields::Fields;
+use super::json_body::JsonBody;
+use super::problem::ApiError;
+
+/// Longest title, in characters.
+const MAX_TITLE_CHARS: usize = 500;
+/// Longest description, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 10_000;
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let fields = Fields::new(&body, String::new(), &["title", "description", "status"])?;
+    let task = NewTask {
+        title: title(fields.required_str("title")?)?,
+        description: fields.optional_str("description")?.map(description).transpose()?,
+        status: fields
+            .optional_str("status")?
+            .map(|s| status("status", s))
+            .transpose()?
+            .unwrap_or_default(),
+    };
+    let task = state.store.create_task(task).await?;
+    let location = format!("/tasks/{}", task.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(task)))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListParams {
+    status: Option<String>,
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<Vec<Task>>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadParameter {
+        param: "query".into(),
+        detail: e.body_text(),
+    })?;
+    let status = params
+        .status
+        .map(|s| TaskStatus::parse(&s))
+        .transpose()
+        .map_err(|e| ApiError::BadParameter {
+            param: "status".into(),
+            detail: format!("`status`: {e}"),
+        })?;
+    Ok(Json(state.store.list_tasks(status).await?))
+}
+
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Task>, ApiError> {
+    let task_id = task_id(&id)?;
+    state.store.get_task(task_id).await?.map(Json).ok_or_else(|| not_found(&id))
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Task>, ApiError> {
+    let task_id = task_id(&id)?;
+    let fields = Fields::new(&body, String::new(), &["title", "description", "status"])?;
+    let patch = TaskPatch {
+        title: fields.optional_str("title")?.map(title).transpose()?,
+        description: fields
+            .nullable_str("description")?
+            .map(|d| d.map(description).transpose())
+            .transpose()?,
+        status: fields
+            .optional_str("status")?
+            .map(|s| status("status", s))
+            .transpose()?,
+    };
+    let task = state.store.update_task(task_id, patch).await?;
+    task.map(Json).ok_or_else(|| not_found(&id))
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let task_id = task_id(&id)?;
+    match state.store.delete_task(task_id).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(not_found(&id)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SetStatusParams {
+    new_status: Option<String>,
+}
+
+/// The seed's `PUT /tasks/status/{task_id}?new_status=X`, answering as the seed did, but
+/// with 404 for a task that does not exist.
+pub(crate) async fn set_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<SetStatusParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid("new_status", e.body_text()))?;
+    let new_status = params
+        .new_status
+        .ok_or_else(|| ApiError::invalid("new_status", "the query parameter is required"))?;
+    let patch = TaskPatch {
+        status: Some(status("new_status", &new_status)?),
+        ..TaskPatch::default()
+    };
+    let task_id = task_id(&id)?;
+    match state.store.update_task(task_id, patch).await? {
+        Some(_) => Ok(Json(json!({ "status": "updated" }))),
+        None => Err(not_found(&id)),
+    }
+}
+
+/// An id that is not one this store issues names no task: 404, like an unknown one.
+fn task_id(raw: &str) -> Result<TaskId, ApiError> {
+    raw.parse().map_err(|_| not_found(raw))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("there is no task with id {id:?}"))
+}
+
+fn title(raw: &str) -> Result<String, ApiError> {
+    let title = raw.trim();
+    let chars = title.chars().count();
+    if chars == 0 || chars > MAX_TITLE_CHARS {
+        let detail = format!("must be 1 to {MAX_TITLE_CHARS} characters (not counting surrounding spaces)");
+        return Err(ApiError::invalid("title", detail));
+    }
+    Ok(title.to_owned())
+}
+
+fn description(raw: &str) -> Result<String, ApiError> {
+    if raw.chars().count() > MAX_DESCRIPTION_CHARS {
+        let detail = format!("must be at most {MAX_DESCRIPTION_CHARS} characters");
+        return Err(ApiError::invalid("description", detail));
+    }
+    Ok(raw.to_owned())
+}
+
+fn status(field: &str, raw: &str) -> Result<TaskStatus, ApiError> {
+    TaskStatus::parse(raw).map_err(|e| ApiError::invalid(field, e))
+}

@@ -1,0 +1,126 @@
+//! Start-up and shutdown.
+//!
+//! [`Server::bind`] opens the store and the listening socket (so a caller binding port 0
+//! learns the real port before serving). [`Server::run`] serves until the shutdown
+//! future completes, then: stops accepting, cancels the token every stream watches (each
+//! ends cleanly at a frame boundary), lets in-flight requests finish, and gives up on
+//! stragglers when `--shutdown-grace-secs` runs out. Last, the store commits whatever
+//! writes are still queued.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use taskhub_store::{Store, StoreError, StoreOptions};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::Config;
+use crate::http::{self, AppState};
+use crate::hub::Hub;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "refusing to listen on {0} with authentication off: anyone who can reach it could \
+         publish and read events. Listen on a loopback address, or pass \
+         --allow-unauthenticated to accept the risk"
+    )]
+    UnauthenticatedExposure(SocketAddr),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A bound, ready-to-run server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+/// How many read-only SQLite connections replay and task queries share.
+const STORE_READERS: usize = 4;
+
+impl Server {
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        if !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
+            return Err(StartError::UnauthenticatedExposure(config.addr));
+        }
+        let hub = Arc::new(Hub::new(config.client_buffer, config.max_clients));
+        let sink = {
+            let hub = Arc::clone(&hub);
+            Box::new(move |frame| hub.publish(frame))
+        };
+        let options = StoreOptions {
+            history_size: config.history_size,
+            readers: STORE_READERS,
+        };
+        let store = Store::open(&config.database_url, options, sink)?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            hub,
+            shutdown: CancellationToken::new(),
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (the real port when asked for port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then drains within the grace period.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let Self { listener, state } = self;
+        let addr = listener.local_addr()?;
+        let config = Arc::clone(&state.config);
+        let token = state.shutdown.clone();
+        let store = state.store.clone();
+        info!(
+            %addr,
+            database = %config.database_url,
+            "listening (authentication off: loopback clients are trusted)"
+        );
+
+        // Small frames must leave at once, not wait for a delayed ACK (Nagle).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let stop_accepting = token.clone().cancelled_owned();
+        let server = axum::serve(listener, http::router(state))
+            .with_graceful_shutdown(stop_accepting)
+            .into_future();
+        let mut server = std::pin::pin!(server);
+
+        tokio::select! {
+            result = &mut server => return result,
+            () = shutdown => {}
+        }
+        info!(grace = ?config.shutdown_grace, "shutting down: ending streams, finishing requests");
+        token.cancel();
+        match tokio::time::timeout(config.shutdown_grace, server).await {
+            Ok(result) => result?,
+            Err(_) => warn!("grace period over; closing the remaining connections"),
+        }
+        store.close().await;
+        info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+//! One subscriber's stream, from the first byte to the last.
+//!
+//! ```text
+//!  preamble ──► catching up ──► live ──► ended
+//!               (pages from     (the hub's ring, filtered;
+//!                the store)      lag ⇒ slow-client policy)
+//! ```
+//!
+//! The receiver on the hub's ring is taken *before* the first page is read from the
+//! store, so every event is either in a page or in the ring (or both). `cursor` is the id
+//! of the last event taken from either; anything at or below it is skipped, so the seam
+//! between replay and live has no gap and no duplicate.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use taskhub_core::frame::{self, KEEPALIVE};
+use taskhub_core::{EventFrame, EventId, Filter};
+use taskhub_store::{Replay, Store};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::SlowClientPolicy;
+use crate::access::Access;
+
+/// Events read from the store per query while catching up.
+const REPLAY_PAGE: usize = 256;
+
+/// Everything a stream needs to know about its subscriber.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) filter: Filter,
+    pub(crate) access: Access,
+    pub(crate) typed: bool,
+    /// The `Last-Event-ID` as the client sent it, if it sent one.
+    pub(crate) last_event_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) retry: Duration,
+    pub(crate) keepalive: Duration,
+    pub(crate) policy: SlowClientPolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Reading history pages from the store.
+    CatchingUp,
+    /// Reading the hub's ring. `fresh` until the first live frame after a catch-up: a
+    /// lag then means the ring moved on while we read the store, not that the client is
+    /// slow, so we catch up again instead of applying the policy.
+    Live { fresh: bool },
+    Ended,
+}
+
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    request: Request,
+    settings: Settings,
+    store: Store,
+    live: broadcast::Receiver<Arc<EventFrame>>,
+    phase: Phase,
+    /// The last event id taken from the store or the ring, delivered or filtered out.
+    cursor: EventId,
+    /// With `drop-oldest`: the first id lost to a lag, until the gap is reported.
+    lost_from: Option<EventId>,
+    /// Chunks ready to write, in order.
+    ready: VecDeque<Bytes>,
+    /// When the next keepalive is due if nothing else is written.
+    keepalive_due: Instant,
+    shutdown: CancellationToken,
+    /// Held for the stream's life: its drop frees a `--max-clients` slot.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        request: Request,
+        settings: Settings,
+        store: Store,
+        live: broadcast::Receiver<Arc<EventFrame>>,
+        client_id: &str,
+        shutdown: CancellationToken,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
+        let retry_ms = u64::try_from(settings.retry.as_millis()).unwrap_or(u64::MAX);
+        let preamble = frame::preamble(retry_ms, client_id, request.typed);
+        let (phase, cursor) = match request.last_event_id.as_deref().map(str::parse::<EventId>) {
+            None => (Phase::Live { fresh: false }, EventId::ZERO),
+            Some(Ok(id)) => (Phase::CatchingUp, id),
+            Some(Err(_)) => (Phase::Live { fresh: false }, EventId::ZERO),
+        };
+        let mut ready = VecDeque::from([preamble]);
+        if let (Some(raw), Phase::Live { .. }) = (&request.last_event_id, phase) {
+            ready.push_back(frame::reset(raw, request.typed));
+        }
+        Self {
+            keepalive_due: Instant::now() + settings.keepalive,
+            request,
+            settings,
+            store,
+            live,
+            phase,
+            cursor,
+            lost_from: None,
+            ready,
+            shutdown,
+            _permit: permit,
+        }
+    }
+
+    /// The response body: chunks until the subscriber goes away, lags under the
+    /// `disconnect` policy, or the server shuts down.
+    pub(crate) fn into_body_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> {
+        futures_util::stream::unfold(self, |mut subscription| async move {
+            let chunk = subscription.next_chunk().await?;
+            Some((Ok(chunk), subscription))
+        })
+    }
+
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(chunk) = self.ready.pop_front() {
+                self.keepalive_due = Instant::now() + self.settings.keepalive;
+                return Some(chunk);
+            }
+            if self.shutdown.is_cancelled() {
+                self.phase = Phase::Ended;
+            }
+            match self.phase {
+                Phase::CatchingUp => self.catch_up().await,
+                Phase::Live { fresh } => {
+                    tokio::select! {
+                        biased;
+                        () = self.shutdown.cancelled() => self.phase = Phase::Ended,
+                        received = self.live.recv() => self.on_live(received, fresh),
+                        () = tokio::time::sleep_until(self.keepalive_due) => {
+                            self.ready.push_back(Bytes::from_static(KEEPALIVE));
+                        }
+                    }
+                }
+                Phase::Ended => return None,
+            }
+        }
+    }
+
+    /// Reads one page of history into `ready`.
+    async fn catch_up(&mut self) {
+        match self.store.replay(self.cursor, REPLAY_PAGE).await {
+            Ok(Replay::Events(frames)) => {
+                if frames.len() < REPLAY_PAGE {
+                    self.phase = Phase::Live { fresh: true };
+                }
+                for frame in frames {
+                    self.take(&frame);
+                }
+            }
+            Ok(Replay::Unavailable) => {
+                let requested = self.request.last_event_id.as_deref().unwrap_or_default();
+                if requested.parse() == Ok(self.cursor) {
+                    // Nothing was replayed, and the id may be from the future (a wiped
+                    // store): deliver everything the ring holds.
+                    self.cursor = EventId::ZERO;
+                }
+                self.ready.push_back(frame::reset(requested, self.request.typed));
+                self.phase = Phase::Live { fresh: false };
+            }
+            Err(e) => {
+                // The client reconnects with its last id and resumes once the store is back.
+                warn!(error = %e, "replay failed; ending the stream");
+                self.phase = Phase::Ended;
+            }
+        }
+    }
+
+    fn on_live(&mut self, received: Result<Arc<EventFrame>, RecvError>, fresh: bool) {
+        match received {
+            Ok(frame) if frame.id() <= self.cursor => {}
+            Ok(frame) => {
+                if let Some(first) = self.lost_from.take() {
+                    let last = EventId::new(frame.id().get() - 1);
+                    self.ready.push_back(frame::gap(first, last, self.request.typed));
+                }
+                self.phase = Phase::Live { fresh: false };
+                self.take(&frame);
+            }
+            Err(RecvError::Lagged(_)) if fresh => self.phase = Phase::CatchingUp,
+            Err(RecvError::Lagged(missed)) => match self.settings.policy {
+                SlowClientPolicy::Disconnect => {
+                    debug!(missed, "slow subscriber disconnected");
+                    self.phase = Phase::Ended;
+                }
+                SlowClientPolicy::DropOldest => {
+                    self.lost_from.get_or_insert(self.cursor.next());
+                }
+            },
+            Err(RecvError::Closed) => self.phase = Phase::Ended,
+        }
+    }
+
+    /// Moves the cursor past `frame` and queues it if this subscriber wants it.
+    fn take(&mut self, frame: &EventFrame) {
+        self.cursor = frame.id();
+        let request = &self.request;
+        if request.filter.matches(frame.event_type(), frame.topic()) && request.access.may_see(frame) {
+            self.ready.push_back(frame.bytes(request.typed));
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Reads: a small pool of read-only connections, used from blocking threads.
+//!
+//! WAL lets these run beside the writer without blocking it. The pool is capped, so ten
+//! thousand clients resuming at once queue for a connection instead of opening ten
+//! thousand files.
+
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use taskhub_core::{EventFrame, EventId, EventType, Topic};
+use tokio::sync::Semaphore;
+
+use crate::{DatabaseUrl, StoreError, schema};
+
+/// The result of asking for the events after an id.
+#[derive(Debug)]
+pub enum Replay {
+    /// The next events after the id, in order; fewer than asked means caught up.
+    Events(Vec<Arc<EventFrame>>),
+    /// The id was never issued here, or its successors were already trimmed.
+    Unavailable,
+}
+
+#[derive(Debug)]
+pub(crate) struct ReadPool {
+    url: DatabaseUrl,
+    /// Idle connections. A std mutex: held only to push or pop, never across an await.
+    idle: Mutex<Vec<Connection>>,
+    /// Bounds the connections in use (and so the open files) to the pool size.
+    permits: Semaphore,
+}
+
+impl ReadPool {
+    pub(crate) fn new(url: DatabaseUrl, size: usize) -> Self {
+        Self {
+            url,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(size.max(1)),
+        }
+    }
+
+    /// Runs a query on a pooled connection, on tokio's blocking threads.
+    pub(crate) async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        query: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let permit = self.permits.acquire().await.map_err(|_| StoreError::Closed)?;
+        let pool = Arc::clone(self);
+        let result = tokio::task::spawn_blocking(move || {
+            let conn = match pool.take_idle() {
+                Some(conn) => conn,
+                None => schema::open_reader(&pool.url)?,
+            };
+            let result = query(&conn);
+            pool.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?;
+        drop(permit);
+        result
+    }
+
+    fn take_idle(&self) -> Option<Connection> {
+        self.idle.lock().map_or(None, |mut idle| idle.pop())
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+    }
+}
+
+/// Reads the events after `after` in one read transaction, so the history bounds checked
+/// and the rows returned agree even while the writer trims.
+pub(crate) fn replay(conn: &Connection, after: EventId, limit: usize) -> Result<Replay, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let (last, oldest): (u64, Option<u64>) = tx.query_row(
+        "SELECT last_event_id, (SELECT MIN(id) FROM events) FROM event_log",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let after = after.get();
+    let oldest_resumable = oldest.unwrap_or(last + 1) - 1;
+    if after > last || after < oldest_resumable {
+        return Ok(Replay::Unavailable);
+    }
+    let mut statement = tx.prepare_cached(
+        "SELECT id, event, topic, private, envelope FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = statement.query_map(rusqlite::params![after, limit as i64], |row| {
+        Ok((
+            row.get::<_, u64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, Option<String>>(2)?,
+            row.get::<_, bool>(3)?,
+            row.get::<_, String>(4)?,
+        ))
+    })?;
+    let mut frames = Vec::new();
+    for row in rows {
+        let (id, event, topic, private, envelope) = row?;
+        let corrupt = |what: String| StoreError::Unavailable(format!("event {id}: corrupt {what}"));
+        let event_type = EventType::parse(&event).map_err(|e| corrupt(format!("type: {e}")))?;
+        let topic = topic
+            .map(|t| Topic::parse(&t))
+            .transpose()
+            .map_err(|e| corrupt(format!("topic: {e}")))?;
+        frames.push(Arc::new(EventFrame::new(
+            EventId::new(id),
+            event_type,
+            topic,
+            private,
+            &envelope,
+        )));
+    }
+    Ok(Replay::Events(frames))
+}

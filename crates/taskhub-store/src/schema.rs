@@ -1,0 +1,78 @@
+//! The tables, the connection settings every connection shares, and migrations.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::{DatabaseUrl, StoreError};
+
+/// Migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r"
+    CREATE TABLE events (
+        id       INTEGER PRIMARY KEY,
+        event    TEXT    NOT NULL,
+        topic    TEXT,
+        private  INTEGER NOT NULL,
+        envelope TEXT    NOT NULL
+    );
+    -- The last id ever issued: survives trimming every row of `events`.
+    CREATE TABLE event_log (
+        singleton     INTEGER PRIMARY KEY CHECK (singleton = 1),
+        last_event_id INTEGER NOT NULL
+    );
+    INSERT INTO event_log (singleton, last_event_id) VALUES (1, 0);
+    CREATE TABLE tasks (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        title       TEXT NOT NULL,
+        description TEXT,
+        status      TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX tasks_by_status ON tasks (status, id);
+"];
+
+/// How long a connection waits on a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the writer's connection: creates the file, turns on WAL and migrates.
+pub(crate) fn open_writer(url: &DatabaseUrl) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(url.path())?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL: readers never block the writer. FULL: a commit is on disk before we answer.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection for replay and queries.
+pub(crate) fn open_reader(url: &DatabaseUrl) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(url.path(), flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Unavailable(format!(
+            "the database was written by a newer TaskHub (schema {applied}, this build knows {})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+pub(crate) fn ping(conn: &Connection) -> Result<(), StoreError> {
+    conn.query_row("SELECT last_event_id FROM event_log", [], |_| Ok(()))?;
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The single writer: a dedicated thread that owns the only read-write connection.
+//!
+//! Writes queue up on a channel while the previous transaction commits; the thread then
+//! takes everything queued (up to [`MAX_BATCH`] operations) into one `BEGIN IMMEDIATE …
+//! COMMIT`. So under load many publishes share one fsync, and at rest a lone publish
+//! commits at once. Each operation runs in its own savepoint: one that fails (an unknown
+//! task) is rolled back alone and the rest of the group still commits.
+
+use std::sync::Arc;
+
+use rusqlite::{Connection, TransactionBehavior, params};
+use taskhub_core::frame::envelope_json;
+use taskhub_core::{EventFrame, EventId, EventType, Task, Timestamp};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info};
+
+use crate::tasks::{self, NewTask, TaskPatch};
+use crate::{CommitSink, NewEvent, StoreError};
+
+/// Most operations committed in one transaction; bounds latency under a flood.
+const MAX_BATCH: usize = 512;
+/// Depth of the queue in front of the writer.
+const QUEUE_DEPTH: usize = 4096;
+
+pub(crate) enum WriteOp {
+    Write(Write),
+    /// Commit what is queued before this, then stop.
+    Close { reply: oneshot::Sender<()> },
+}
+
+/// One client-visible write, answered once its group commits.
+pub(crate) enum Write {
+    Publish {
+        events: Vec<NewEvent>,
+        reply: oneshot::Sender<Result<Vec<EventId>, StoreError>>,
+    },
+    Task {
+        command: TaskCommand,
+        reply: oneshot::Sender<Result<Option<Task>, StoreError>>,
+    },
+}
+
+impl std::fmt::Debug for WriteOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Write(Write::Publish { .. }) => "Publish",
+            Self::Write(Write::Task { .. }) => "Task",
+            Self::Close { .. } => "Close",
+        })
+    }
+}
+
+pub(crate) enum TaskCommand {
+    Create(NewTask),
+    Update(taskhub_core::TaskId, TaskPatch),
+    Delete(taskhub_core::TaskId),
+}
+
+/// An operation's answer, held until the whole group has committed.
+enum Staged {
+    Publish(oneshot::Sender<Result<Vec<EventId>, StoreError>>, Result<Vec<EventId>, StoreError>),
+    Task(oneshot::Sender<Result<Option<Task>, StoreError>>, Result<Option<Task>, StoreError>),
+}
+
+impl Staged {
+    /// After a failed commit nothing the group did happened.
+    fn fail(self, error: &StoreError) {
+        let error = || StoreError::Unavailable(error.to_string());
+        match self {
+            Self::Publish(reply, _) => drop(reply.send(Err(error()))),
+            Self::Task(reply, _) => drop(reply.send(Err(error()))),
+        }
+    }
+
+    fn answer(self) {
+        match self {
+            Self::Publish(reply, result) => drop(reply.send(result)),
+            Self::Task(reply, result) => drop(reply.send(result)),
+        }
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    history_size: u64,
+    /// The last id committed. Only this thread reads or writes it.
+    last_id: EventId,
+    sink: CommitSink,
+}
+
+pub(crate) fn spawn(
+    conn: Connection,
+    history_size: u64,
+    sink: CommitSink,
+) -> Result<mpsc::Sender<WriteOp>, StoreError> {
+    let last_id: u64 = conn.query_row("SELECT last_event_id FROM event_log", [], |row| row.get(0))?;
+    let mut writer = Writer {
+        conn,
+        history_size: history_size.max(1),
+        last_id: EventId::new(last_id),
+        sink,
+    };
+    let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+    std::thread::Builder::new()
+        .name("taskhub-writer".into())
+        .spawn(move || writer.run(receiver))
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+    Ok(sender)
+}
+
+impl Writer {
+    fn run(&mut self, mut queue: mpsc::Receiver<WriteOp>) {
+        info!(last_event_id = %self.last_id, "store writer started");
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = queue.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            let close = self.commit_group(&mut batch);
+            if let Some(reply) = close {
+                queue.close();
+                // Anything that raced in before the close is still answered.
+                while let Ok(op) = queue.try_recv() {
+                    batch.push(op);
+                }
+                self.commit_group(&mut batch);
+                info!(last_event_id = %self.last_id, "store writer stopped");
+                let _ = reply.send(());
+                return;
+            }
+        }
+    }
+
+    /// Commits one group; returns the close request if the group held one.
+    fn commit_group(&mut self, batch: &mut Vec<WriteOp>) -> Option<oneshot::Sender<()>> {
+        let mut close = None;
+        let mut staged = Vec::with_capacity(batch.len());
+        let mut frames = Vec::new();
+        let before = self.last_id;
+        let result = self.transaction(batch.drain(..), &mut staged, &mut frames, &mut close);
+        match result {
+            Ok(()) => {
+                staged.into_iter().for_each(Staged::answer);
+                frames.into_iter().for_each(|frame| (self.sink)(frame));
+            }
+            Err(e) => {
+                error!(error = %e, "group commit failed; nothing in it was stored");
+                self.last_id = before;
+                staged.into_iter().for_each(|s| s.fail(&e));
+            }
+        }
+        close
+    }
+
+    fn transaction(
+        &mut self,
+        ops: impl Iterator<Item = WriteOp>,
+        staged: &mut Vec<Staged>,
+        frames: &mut Vec<Arc<EventFrame>>,
+        close: &mut Option<oneshot::Sender<()>>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut last_id = self.last_id;
+        for op in ops {
+            let write = match op {
+                WriteOp::Write(write) => write,
+                WriteOp::Close { reply } => {
+                    *close = Some(reply);
+                    continue;
+                }
+            };
+            let (frames_before, last_before) = (frames.len(), last_id);
+            let savepoint = tx.savepoint()?;
+            let (answer, ok) = match write {
+                Write::Publish { events, reply } => {
+                    let result = events
+                        .into_iter()
+                        .map(|event| append(&savepoint, &mut last_id, event, frames))
+                        .collect::<Result<Vec<_>, _>>();
+                    let ok = result.is_ok();
+                    (Staged::Publish(reply, result), ok)
+                }
+                Write::Task { command, reply } => {
+                    let result = apply_task(&savepoint, &mut last_id, command, frames);
+                    let ok = result.is_ok();
+                    (Staged::Task(reply, result), ok)
+                }
+            };
+            if ok {
+                savepoint.commit()?;
+            } else {
+                // Dropping a savepoint rolls it back; the rest of the group goes on.
+                drop(savepoint);
+                frames.truncate(frames_before);
+                last_id = last_before;
+            }
+            staged.push(answer);
+        }
+        if last_id != self.last_id {
+            tx.prepare_cached("UPDATE event_log SET last_event_id = ?1")?
+                .execute([last_id.get()])?;
+            let keep_after = last_id.get().saturating_sub(self.history_size);
+            tx.prepare_cached("DELETE FROM events WHERE id <= ?1")?
+                .execute([keep_after])?;
+        }
+        tx.commit()?;
+        self.last_id = last_id;
+        Ok(())
+    }
+}
+
+/// Inserts one event with the next id and encodes its frame.
+fn append(
+    conn: &Connection,
+    last_id: &mut EventId,
+    event: NewEvent,
+    frames: &mut Vec<Arc<EventFrame>>,
+) -> Result<EventId, StoreError> {
+    let id = last_id.next();
+    let envelope = envelope_json(id, &event.event_type, event.topic.as_ref(), &event.data, Timestamp::now());
+    conn.prepare_cached(
+        "INSERT INTO events (id, event, topic, private, envelope) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        id.get(),
+        event.event_type.as_str(),
+        event.topic.as_ref().map(|t| t.as_str()),
+        event.private,
+        envelope
+    ])?;
+    frames.push(Arc::new(EventFrame::new(
+        id,
+        event.event_type,
+        event.topic,
+        event.private,
+        &envelope,
+    )));
+    *last_id = id;
+    Ok(id)
+}
+
+fn apply_task(
+    conn: &Connection,
+    last_id: &mut EventId,
+    command: TaskCommand,
+    frames: &mut Vec<Arc<EventFrame>>,
+) -> Result<Option<Task>, StoreError> {
+    let (task, event_type) = match command {
+        TaskCommand::Create(new) => (Some(tasks::insert(conn, new)?), EventType::task_created()),
+        TaskCommand::Update(id, patch) => (tasks::update(conn, id, patch)?, EventType::task_updated()),
+        TaskCommand::Delete(id) => (tasks::delete(conn, id)?, EventType::task_deleted()),
+    };
+    if let Some(task) = &task {
+        append(conn, last_id, tasks::event(event_type, task)?, frames)?;
+    }
+    Ok(task)
+}
