@@ -67,7 +67,16 @@ mod tests {
 
     #[test]
     fn rejects_non_canonical_forms() {
-        for bad in ["", "-1", "+1", "01", " 1", "1.0", "abc", "18446744073709551616"] {
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "01",
+            " 1",
+            "1.0",
+            "abc",
+            "18446744073709551616",
+        ] {
             assert_eq!(bad.parse::<EventId>(), Err(ParseEventIdError), "{bad:?}");
         }
     }

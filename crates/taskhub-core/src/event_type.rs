@@ -38,7 +38,10 @@ impl EventType {
 
     /// A type the server itself emits; the caller guarantees it is valid.
     pub(crate) fn server_defined(value: &'static str) -> Self {
-        debug_assert!(Self::parse(value).is_ok(), "{value} is not a valid event type");
+        debug_assert!(
+            Self::parse(value).is_ok(),
+            "{value} is not a valid event type"
+        );
         Self(value.into())
     }
 
@@ -91,7 +94,12 @@ mod tests {
 
     #[test]
     fn accepts_the_documented_alphabet() {
-        for ok in ["task_updated", "a", "deploy.finished:v2-beta", &"x".repeat(64)] {
+        for ok in [
+            "task_updated",
+            "a",
+            "deploy.finished:v2-beta",
+            &"x".repeat(64),
+        ] {
             assert!(EventType::parse(ok).is_ok(), "{ok}");
         }
     }
@@ -105,7 +113,10 @@ mod tests {
         );
         for bad in ["a\nb", "a\rb", "a b", "é", "a*", "a\0"] {
             assert!(
-                matches!(EventType::parse(bad), Err(ParseEventTypeError::BadChar { .. })),
+                matches!(
+                    EventType::parse(bad),
+                    Err(ParseEventTypeError::BadChar { .. })
+                ),
                 "{bad:?}"
             );
         }

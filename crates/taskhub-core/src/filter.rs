@@ -1,9 +1,9 @@
 //! A subscriber's filter, parsed from the `types` and `topics` query parameters.
 
+use crate::EventType;
 use crate::event_type::{ParseEventTypeError, check_event_type_chars};
 use crate::selector::Selector;
 use crate::topic::{ParseTopicError, Topic, check_topic_chars};
-use crate::EventType;
 
 /// Which events a subscriber wants. An absent list lets everything through; a present list
 /// lets through what any of its selectors matches. An event without a topic passes only
@@ -25,7 +25,10 @@ pub enum ParseFilterError {
         source: ParseEventTypeError,
     },
     #[error("`topics` item {item:?}: {source}")]
-    Topic { item: String, source: ParseTopicError },
+    Topic {
+        item: String,
+        source: ParseTopicError,
+    },
 }
 
 impl ParseFilterError {
@@ -42,8 +45,12 @@ impl ParseFilterError {
 impl Filter {
     /// Parses the raw `types` and `topics` parameters (comma-separated lists).
     pub fn parse(types: Option<&str>, topics: Option<&str>) -> Result<Self, ParseFilterError> {
-        let types = types.map(|list| parse_list(list, "types", parse_type_item)).transpose()?;
-        let topics = topics.map(|list| parse_list(list, "topics", parse_topic_item)).transpose()?;
+        let types = types
+            .map(|list| parse_list(list, "types", parse_type_item))
+            .transpose()?;
+        let topics = topics
+            .map(|list| parse_list(list, "topics", parse_topic_item))
+            .transpose()?;
         Ok(Self { types, topics })
     }
 
@@ -85,10 +92,12 @@ fn parse_type_item(item: &str) -> Result<Selector, ParseFilterError> {
         Selector::Prefix(_) => check_event_type_chars(name),
         Selector::Exact(_) => EventType::parse(name).map(drop),
     };
-    checked.map(|()| selector).map_err(|source| ParseFilterError::Type {
-        item: item.to_owned(),
-        source,
-    })
+    checked
+        .map(|()| selector)
+        .map_err(|source| ParseFilterError::Type {
+            item: item.to_owned(),
+            source,
+        })
 }
 
 fn parse_topic_item(item: &str) -> Result<Selector, ParseFilterError> {
@@ -97,10 +106,12 @@ fn parse_topic_item(item: &str) -> Result<Selector, ParseFilterError> {
         Selector::Prefix(_) => check_topic_chars(name),
         Selector::Exact(_) => Topic::parse(name).map(drop),
     };
-    checked.map(|()| selector).map_err(|source| ParseFilterError::Topic {
-        item: item.to_owned(),
-        source,
-    })
+    checked
+        .map(|()| selector)
+        .map_err(|source| ParseFilterError::Topic {
+            item: item.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]

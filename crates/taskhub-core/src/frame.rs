@@ -215,7 +215,10 @@ mod tests {
         );
         let untyped = frame.untyped();
         assert!(untyped.starts_with(b"id: 17\ndata: {\"id\":\"17\""));
-        assert_eq!(frame.typed().len() - untyped.len(), "event: task_updated\n".len());
+        assert_eq!(
+            frame.typed().len() - untyped.len(),
+            "event: task_updated\n".len()
+        );
         assert!(frame.typed().ends_with(&untyped[7..]));
     }
 
@@ -227,7 +230,11 @@ mod tests {
             "retry: 3000\nevent: connected\ndata: {\"event\":\"connected\",\"data\":\
              {\"message\":\"SSE connection established\",\"client_id\":\"c1\"}}\n\n"
         );
-        assert!(!preamble(3000, "c1", false).windows(6).any(|w| w == b"event:"));
+        assert!(
+            !preamble(3000, "c1", false)
+                .windows(6)
+                .any(|w| w == b"event:")
+        );
         let reset = reset("9\nid: 1", true);
         assert_eq!(
             reset,

@@ -70,7 +70,13 @@ mod tests {
 
     #[test]
     fn accepts_paths_and_unicode() {
-        for ok in ["tasks/42", "deploys/eu west/1", "日本", &"t".repeat(256), &"é".repeat(256)] {
+        for ok in [
+            "tasks/42",
+            "deploys/eu west/1",
+            "日本",
+            &"t".repeat(256),
+            &"é".repeat(256),
+        ] {
             assert!(Topic::parse(ok).is_ok(), "{ok}");
         }
     }

@@ -5,7 +5,7 @@ use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use proptest::prelude::*;
 use serde_json::Value;
-use taskhub_core::frame::{envelope_json, gap, preamble, reset, KEEPALIVE};
+use taskhub_core::frame::{KEEPALIVE, envelope_json, gap, preamble, reset};
 use taskhub_core::{EventFrame, EventId, EventType, Timestamp, Topic};
 
 /// Strings that stress a line-based format: newlines of every kind, NUL, unicode.

@@ -21,8 +21,10 @@ impl Access {
     /// Whether this subscriber may receive the event at all.
     pub(crate) fn may_see(&self, frame: &EventFrame) -> bool {
         !frame.is_private()
-            || frame
-                .topic()
-                .is_some_and(|topic| self.private_topics.iter().any(|s| s.matches(topic.as_str())))
+            || frame.topic().is_some_and(|topic| {
+                self.private_topics
+                    .iter()
+                    .any(|s| s.matches(topic.as_str()))
+            })
     }
 }

@@ -57,7 +57,9 @@ enum Phase {
     /// Reading the hub's ring. `fresh` until the first live frame after a catch-up: a
     /// lag then means the ring moved on while we read the store, not that the client is
     /// slow, so we catch up again instead of applying the policy.
-    Live { fresh: bool },
+    Live {
+        fresh: bool,
+    },
     Ended,
 }
 
@@ -170,7 +172,8 @@ impl Subscription {
                     // store): deliver everything the ring holds.
                     self.cursor = EventId::ZERO;
                 }
-                self.ready.push_back(frame::reset(requested, self.request.typed));
+                self.ready
+                    .push_back(frame::reset(requested, self.request.typed));
                 self.phase = Phase::Live { fresh: false };
             }
             Err(e) => {
@@ -187,7 +190,8 @@ impl Subscription {
             Ok(frame) => {
                 if let Some(first) = self.lost_from.take() {
                     let last = EventId::new(frame.id().get() - 1);
-                    self.ready.push_back(frame::gap(first, last, self.request.typed));
+                    self.ready
+                        .push_back(frame::gap(first, last, self.request.typed));
                 }
                 self.phase = Phase::Live { fresh: false };
                 self.take(&frame);
@@ -210,7 +214,9 @@ impl Subscription {
     fn take(&mut self, frame: &EventFrame) {
         self.cursor = frame.id();
         let request = &self.request;
-        if request.filter.matches(frame.event_type(), frame.topic()) && request.access.may_see(frame) {
+        if request.filter.matches(frame.event_type(), frame.topic())
+            && request.access.may_see(frame)
+        {
             self.ready.push_back(frame.bytes(request.typed));
         }
     }

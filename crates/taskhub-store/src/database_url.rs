@@ -16,14 +16,18 @@ pub struct DatabaseUrl {
 pub enum ParseDatabaseUrlError {
     #[error("the database URL is empty")]
     Empty,
-    #[error("unsupported database scheme `{0}`: this build stores events in SQLite (`sqlite://FILE`)")]
+    #[error(
+        "unsupported database scheme `{0}`: this build stores events in SQLite (`sqlite://FILE`)"
+    )]
     UnsupportedScheme(String),
 }
 
 impl Default for DatabaseUrl {
     /// `sqlite://taskhub.db`: a file in the working directory.
     fn default() -> Self {
-        Self { path: "taskhub.db".into() }
+        Self {
+            path: "taskhub.db".into(),
+        }
     }
 }
 
@@ -39,7 +43,9 @@ impl FromStr for DatabaseUrl {
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         let path = match url.split_once("://") {
             Some(("sqlite", path)) => path,
-            Some((scheme, _)) => return Err(ParseDatabaseUrlError::UnsupportedScheme(scheme.into())),
+            Some((scheme, _)) => {
+                return Err(ParseDatabaseUrlError::UnsupportedScheme(scheme.into()));
+            }
             None => url.strip_prefix("sqlite:").unwrap_or(url),
         };
         // Query options (`?mode=rwc`) are accepted for familiarity and ignored.
@@ -81,6 +87,9 @@ mod tests {
             "postgres://localhost/test".parse::<DatabaseUrl>(),
             Err(ParseDatabaseUrlError::UnsupportedScheme(s)) if s == "postgres"
         ));
-        assert_eq!("sqlite://".parse::<DatabaseUrl>(), Err(ParseDatabaseUrlError::Empty));
+        assert_eq!(
+            "sqlite://".parse::<DatabaseUrl>(),
+            Err(ParseDatabaseUrlError::Empty)
+        );
     }
 }

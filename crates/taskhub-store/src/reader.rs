@@ -44,7 +44,11 @@ impl ReadPool {
         self: &Arc<Self>,
         query: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let permit = self.permits.acquire().await.map_err(|_| StoreError::Closed)?;
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
         let pool = Arc::clone(self);
         let result = tokio::task::spawn_blocking(move || {
             let conn = match pool.take_idle() {
@@ -74,7 +78,11 @@ impl ReadPool {
 
 /// Reads the events after `after` in one read transaction, so the history bounds checked
 /// and the rows returned agree even while the writer trims.
-pub(crate) fn replay(conn: &Connection, after: EventId, limit: usize) -> Result<Replay, StoreError> {
+pub(crate) fn replay(
+    conn: &Connection,
+    after: EventId,
+    limit: usize,
+) -> Result<Replay, StoreError> {
     let tx = conn.unchecked_transaction()?;
     let (last, oldest): (u64, Option<u64>) = tx.query_row(
         "SELECT last_event_id, (SELECT MIN(id) FROM events) FROM event_log",

@@ -35,10 +35,11 @@ pub(crate) fn get(conn: &Connection, id: TaskId) -> Result<Option<Task>, StoreEr
     task.transpose()
 }
 
-pub(crate) fn list(conn: &Connection, status: Option<&TaskStatus>) -> Result<Vec<Task>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM tasks WHERE ?1 IS NULL OR status = ?1 ORDER BY id"
-    );
+pub(crate) fn list(
+    conn: &Connection,
+    status: Option<&TaskStatus>,
+) -> Result<Vec<Task>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE ?1 IS NULL OR status = ?1 ORDER BY id");
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map([status.map(TaskStatus::as_str)], from_row)?;
     rows.map(|row| row?).collect()
@@ -50,7 +51,12 @@ pub(crate) fn insert(conn: &Connection, task: NewTask) -> Result<Task, StoreErro
         "INSERT INTO tasks (title, description, status, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?4)",
     )?
-    .execute(params![task.title, task.description, task.status.as_str(), now])?;
+    .execute(params![
+        task.title,
+        task.description,
+        task.status.as_str(),
+        now
+    ])?;
     Ok(Task {
         id: TaskId::new(conn.last_insert_rowid()),
         title: task.title,

@@ -25,7 +25,9 @@ const QUEUE_DEPTH: usize = 4096;
 pub(crate) enum WriteOp {
     Write(Write),
     /// Commit what is queued before this, then stop.
-    Close { reply: oneshot::Sender<()> },
+    Close {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// One client-visible write, answered once its group commits.
@@ -58,8 +60,14 @@ pub(crate) enum TaskCommand {
 
 /// An operation's answer, held until the whole group has committed.
 enum Staged {
-    Publish(oneshot::Sender<Result<Vec<EventId>, StoreError>>, Result<Vec<EventId>, StoreError>),
-    Task(oneshot::Sender<Result<Option<Task>, StoreError>>, Result<Option<Task>, StoreError>),
+    Publish(
+        oneshot::Sender<Result<Vec<EventId>, StoreError>>,
+        Result<Vec<EventId>, StoreError>,
+    ),
+    Task(
+        oneshot::Sender<Result<Option<Task>, StoreError>>,
+        Result<Option<Task>, StoreError>,
+    ),
 }
 
 impl Staged {
@@ -93,7 +101,8 @@ pub(crate) fn spawn(
     history_size: u64,
     sink: CommitSink,
 ) -> Result<mpsc::Sender<WriteOp>, StoreError> {
-    let last_id: u64 = conn.query_row("SELECT last_event_id FROM event_log", [], |row| row.get(0))?;
+    let last_id: u64 =
+        conn.query_row("SELECT last_event_id FROM event_log", [], |row| row.get(0))?;
     let mut writer = Writer {
         conn,
         history_size: history_size.max(1),
@@ -163,7 +172,9 @@ impl Writer {
         frames: &mut Vec<Arc<EventFrame>>,
         close: &mut Option<oneshot::Sender<()>>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut last_id = self.last_id;
         for op in ops {
             let write = match op {
@@ -221,7 +232,13 @@ fn append(
     frames: &mut Vec<Arc<EventFrame>>,
 ) -> Result<EventId, StoreError> {
     let id = last_id.next();
-    let envelope = envelope_json(id, &event.event_type, event.topic.as_ref(), &event.data, Timestamp::now());
+    let envelope = envelope_json(
+        id,
+        &event.event_type,
+        event.topic.as_ref(),
+        &event.data,
+        Timestamp::now(),
+    );
     conn.prepare_cached(
         "INSERT INTO events (id, event, topic, private, envelope) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -251,7 +268,9 @@ fn apply_task(
 ) -> Result<Option<Task>, StoreError> {
     let (task, event_type) = match command {
         TaskCommand::Create(new) => (Some(tasks::insert(conn, new)?), EventType::task_created()),
-        TaskCommand::Update(id, patch) => (tasks::update(conn, id, patch)?, EventType::task_updated()),
+        TaskCommand::Update(id, patch) => {
+            (tasks::update(conn, id, patch)?, EventType::task_updated())
+        }
         TaskCommand::Delete(id) => (tasks::delete(conn, id)?, EventType::task_deleted()),
     };
     if let Some(task) = &task {

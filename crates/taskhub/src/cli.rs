@@ -29,7 +29,11 @@ struct ServeArgs {
     #[arg(long, env = "TASKHUB_ADDR", default_value = "127.0.0.1:8000")]
     addr: SocketAddr,
     /// Where events and tasks are stored: `sqlite://FILE`.
-    #[arg(long, env = "TASKHUB_DATABASE_URL", default_value = "sqlite://taskhub.db")]
+    #[arg(
+        long,
+        env = "TASKHUB_DATABASE_URL",
+        default_value = "sqlite://taskhub.db"
+    )]
     database_url: DatabaseUrl,
     /// Listen on a non-loopback address with authentication off.
     #[arg(long, env = "TASKHUB_ALLOW_UNAUTHENTICATED")]
@@ -106,8 +110,13 @@ impl ServeArgs {
             max_event_bytes: self.max_event_bytes,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
         };
-        let server = Server::bind(config).await.context("cannot start the server")?;
-        server.run(shutdown_signal()).await.context("the server failed")
+        let server = Server::bind(config)
+            .await
+            .context("cannot start the server")?;
+        server
+            .run(shutdown_signal())
+            .await
+            .context("the server failed")
     }
 }
 

@@ -16,7 +16,11 @@ impl<'a> Fields<'a> {
     /// Fails unless `value` is an object whose keys are all in `known`.
     pub(crate) fn new(value: &'a Value, path: String, known: &[&str]) -> Result<Self, ApiError> {
         let Some(object) = value.as_object() else {
-            let name = if path.is_empty() { "body".to_owned() } else { path };
+            let name = if path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            };
             return Err(ApiError::invalid(name, "must be a JSON object"));
         };
         let fields = Self { object, path };

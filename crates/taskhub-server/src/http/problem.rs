@@ -96,7 +96,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut body = Map::new();
-        body.insert("type".into(), format!("https://taskhub.dev/problems/{}", self.slug()).into());
+        body.insert(
+            "type".into(),
+            format!("https://taskhub.dev/problems/{}", self.slug()).into(),
+        );
         body.insert("title".into(), self.title().into());
         body.insert("status".into(), status.as_u16().into());
         body.insert("detail".into(), self.to_string().into());

@@ -28,7 +28,10 @@ pub(crate) async fn create(
     let fields = Fields::new(&body, String::new(), &["title", "description", "status"])?;
     let task = NewTask {
         title: title(fields.required_str("title")?)?,
-        description: fields.optional_str("description")?.map(description).transpose()?,
+        description: fields
+            .optional_str("description")?
+            .map(description)
+            .transpose()?,
         status: fields
             .optional_str("status")?
             .map(|s| status("status", s))
@@ -37,7 +40,11 @@ pub(crate) async fn create(
     };
     let task = state.store.create_task(task).await?;
     let location = format!("/tasks/{}", task.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(task)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(task),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,7 +76,12 @@ pub(crate) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Task>, ApiError> {
     let task_id = task_id(&id)?;
-    state.store.get_task(task_id).await?.map(Json).ok_or_else(|| not_found(&id))
+    state
+        .store
+        .get_task(task_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(&id))
 }
 
 pub(crate) async fn update(
@@ -145,7 +157,8 @@ fn title(raw: &str) -> Result<String, ApiError> {
     let title = raw.trim();
     let chars = title.chars().count();
     if chars == 0 || chars > MAX_TITLE_CHARS {
-        let detail = format!("must be 1 to {MAX_TITLE_CHARS} characters (not counting surrounding spaces)");
+        let detail =
+            format!("must be 1 to {MAX_TITLE_CHARS} characters (not counting surrounding spaces)");
         return Err(ApiError::invalid("title", detail));
     }
     Ok(title.to_owned())

@@ -1,0 +1,258 @@
+//! `spawn_app()` and the clients the tests use.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use eventsource_stream::{Event, EventStream, Eventsource};
+use futures_util::{Stream, StreamExt};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// How long a test waits for anything before declaring it lost.
+pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A running `taskhub serve` with its own data directory.
+pub(crate) struct TestApp {
+    pub(crate) address: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) dir: TempDir,
+    args: Vec<String>,
+    child: Child,
+}
+
+/// Starts a server with default settings.
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts a server with extra `serve` flags.
+pub(crate) async fn spawn_app_with(args: &[&str]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let (child, address) = start(&dir, &args, "127.0.0.1:0");
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        dir,
+        args,
+        child,
+    }
+}
+
+/// Runs `taskhub serve` and waits for its "listening" log line.
+fn start(dir: &TempDir, args: &[String], addr: &str) -> (Child, String) {
+    let database = format!("sqlite://{}", dir.path().join("taskhub.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_taskhub"))
+        .args(["serve", "--addr", addr, "--database-url", &database])
+        .args(["--log-format", "json"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("taskhub starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (found, listening) = mpsc::channel();
+    // Keep draining stderr for the server's whole life, or its writes would block.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(log) = serde_json::from_str::<Value>(&line)
+                && let Some(addr) = log["addr"].as_str()
+            {
+                let _ = found.send(addr.to_owned());
+            }
+            if std::env::var_os("TASKHUB_TEST_LOGS").is_some() {
+                eprintln!("server: {line}");
+            }
+        }
+    });
+    let addr = listening
+        .recv_timeout(PATIENCE)
+        .expect("the server logs the address it listens on");
+    (child, format!("http://{addr}"))
+}
+
+impl TestApp {
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `POST /events` with any JSON body.
+    pub(crate) async fn post_events(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/events"))
+            .body(body.to_string())
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Publishes one event and returns its id.
+    pub(crate) async fn publish(&self, event: &str, data: Value, topic: Option<&str>) -> String {
+        let mut body = serde_json::json!({ "event": event, "data": data });
+        if let Some(topic) = topic {
+            body["topic"] = topic.into();
+        }
+        let response = self.post_events(&body).await;
+        assert_eq!(response.status(), 202);
+        let answer: Value = response.json().await.expect("JSON answer");
+        answer["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Publishes a batch of `n` events of type `tick` with `data: {"n": i}`.
+    pub(crate) async fn publish_batch(&self, from: usize, n: usize) -> Vec<String> {
+        let batch: Vec<Value> = (from..from + n)
+            .map(|i| serde_json::json!({ "event": "tick", "data": { "n": i } }))
+            .collect();
+        let response = self.post_events(&Value::Array(batch)).await;
+        assert_eq!(response.status(), 202);
+        let answer: Value = response.json().await.expect("JSON answer");
+        answer["ids"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .map(|id| id.as_str().expect("string id").to_owned())
+            .collect()
+    }
+
+    /// Opens `/events/stream` with a query string and an optional `Last-Event-ID`.
+    pub(crate) async fn subscribe(&self, query: &str, last_event_id: Option<&str>) -> Sse {
+        let mut request = self.client.get(self.url(&format!("/events/stream{query}")));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.expect("stream request");
+        assert_eq!(response.status(), 200, "stream refused");
+        Sse::new(response)
+    }
+
+    /// Sends a signal with `kill(1)`.
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// SIGKILLs the server and starts it again on the same file (and a new port).
+    pub(crate) fn crash_and_restart(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+        self.restart_stopped();
+    }
+
+    /// Starts the server again on the same file after it stopped.
+    pub(crate) fn restart_stopped(&mut self) {
+        let (child, address) = start(&self.dir, &self.args, "127.0.0.1:0");
+        self.child = child;
+        self.address = address;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type ByteStream = std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+
+/// An open SSE stream, parsed by an independent parser (`eventsource-stream`).
+pub(crate) struct Sse {
+    events: EventStream<ByteStream>,
+}
+
+impl Sse {
+    pub(crate) fn new(response: reqwest::Response) -> Self {
+        let bytes: ByteStream = Box::pin(response.bytes_stream());
+        Self {
+            events: bytes.eventsource(),
+        }
+    }
+
+    /// The next event, or `None` when the stream ended. Panics after [`PATIENCE`].
+    pub(crate) async fn next(&mut self) -> Option<Event> {
+        match tokio::time::timeout(PATIENCE, self.events.next()).await {
+            Ok(Some(Ok(event))) => Some(event),
+            Ok(Some(Err(_)) | None) => None,
+            Err(_) => panic!("no event within {PATIENCE:?}"),
+        }
+    }
+
+    /// The next event, which must exist.
+    pub(crate) async fn expect(&mut self) -> Event {
+        self.next().await.expect("the stream ended early")
+    }
+
+    /// Skips the `connected` event, asserting it is there.
+    pub(crate) async fn connected(mut self) -> Self {
+        let event = self.expect().await;
+        assert_eq!(event.event, "connected");
+        self
+    }
+
+    /// The next `n` events' ids.
+    pub(crate) async fn ids(&mut self, n: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(n);
+        while ids.len() < n {
+            ids.push(self.expect().await.id);
+        }
+        ids
+    }
+
+    /// Waits `quiet` and asserts nothing arrived meanwhile.
+    pub(crate) async fn assert_quiet(&mut self, quiet: Duration) {
+        if let Ok(item) = tokio::time::timeout(quiet, self.events.next()).await {
+            panic!("expected silence, got {item:?}");
+        }
+    }
+}
+
+/// The envelope carried in an event's `data`.
+pub(crate) fn envelope(event: &Event) -> Value {
+    serde_json::from_str(&event.data).expect("data is JSON")
+}
+
+/// Ids `from..=to` as strings.
+pub(crate) fn id_range(from: u64, to: u64) -> Vec<String> {
+    (from..=to).map(|id| id.to_string()).collect()
+}
+
+/// Asserts a response is problem+json with `status`, and returns the problem.
+pub(crate) async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.expect("problem JSON");
+    assert_eq!(problem["status"], status);
+    for member in ["type", "title", "detail"] {
+        assert!(
+            problem[member].is_string(),
+            "problem lacks {member}: {problem}"
+        );
+    }
+    problem
+}

@@ -1,0 +1,13 @@
+//! Black-box tests: each starts the real `taskhub` binary on a free loopback port with its
+//! own SQLite file, and speaks HTTP to it.
+
+mod helpers;
+
+mod errors;
+mod lifecycle;
+mod limits;
+mod publish;
+mod replay;
+mod slow_clients;
+mod stream;
+mod tasks;
