@@ -125,12 +125,10 @@ impl Store {
             .await
     }
 
-    /// Whether the store answers a query (for `/readyz`).
+    /// Whether the store can commit a write now (for `/readyz`): goes through the writer,
+    /// so a locked or failing database, or a stopped writer, is noticed.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        if self.writes.is_closed() {
-            return Err(StoreError::Closed);
-        }
-        self.reads.run(schema::ping).await
+        self.write(|reply| Write::Ping { reply }).await
     }
 
     /// Stops accepting writes, commits what is queued and waits for the writer to exit.

@@ -71,8 +71,3 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     Ok(())
 }
-
-pub(crate) fn ping(conn: &Connection) -> Result<(), StoreError> {
-    conn.query_row("SELECT last_event_id FROM event_log", [], |_| Ok(()))?;
-    Ok(())
-}

@@ -40,6 +40,10 @@ pub(crate) enum Write {
         command: TaskCommand,
         reply: oneshot::Sender<Result<Option<Task>, StoreError>>,
     },
+    /// Writes nothing; answered `Ok` once its group commits, proving writes work.
+    Ping {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 impl std::fmt::Debug for WriteOp {
@@ -47,6 +51,7 @@ impl std::fmt::Debug for WriteOp {
         f.write_str(match self {
             Self::Write(Write::Publish { .. }) => "Publish",
             Self::Write(Write::Task { .. }) => "Task",
+            Self::Write(Write::Ping { .. }) => "Ping",
             Self::Close { .. } => "Close",
         })
     }
@@ -68,6 +73,7 @@ enum Staged {
         oneshot::Sender<Result<Option<Task>, StoreError>>,
         Result<Option<Task>, StoreError>,
     ),
+    Ping(oneshot::Sender<Result<(), StoreError>>),
 }
 
 impl Staged {
@@ -77,6 +83,7 @@ impl Staged {
         match self {
             Self::Publish(reply, _) => drop(reply.send(Err(error()))),
             Self::Task(reply, _) => drop(reply.send(Err(error()))),
+            Self::Ping(reply) => drop(reply.send(Err(error()))),
         }
     }
 
@@ -84,6 +91,7 @@ impl Staged {
         match self {
             Self::Publish(reply, result) => drop(reply.send(result)),
             Self::Task(reply, result) => drop(reply.send(result)),
+            Self::Ping(reply) => drop(reply.send(Ok(()))),
         }
     }
 }
@@ -200,6 +208,7 @@ impl Writer {
                     let ok = result.is_ok();
                     (Staged::Task(reply, result), ok)
                 }
+                Write::Ping { reply } => (Staged::Ping(reply), true),
             };
             if ok {
                 savepoint.commit()?;

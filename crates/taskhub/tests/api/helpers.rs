@@ -154,18 +154,21 @@ impl TestApp {
         None
     }
 
-    /// SIGKILLs the server and starts it again on the same file (and a new port).
+    /// SIGKILLs the server and starts it again on the same file and address.
     pub(crate) fn crash_and_restart(&mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reaped");
         self.restart_stopped();
     }
 
-    /// Starts the server again on the same file after it stopped.
+    /// Starts the server again on the same file and address after it stopped.
     pub(crate) fn restart_stopped(&mut self) {
-        let (child, address) = start(&self.dir, &self.args, "127.0.0.1:0");
+        let addr = self.address.trim_start_matches("http://").to_owned();
+        let (child, address) = start(&self.dir, &self.args, &addr);
         self.child = child;
         self.address = address;
+        // Pooled connections died with the old process.
+        self.client = reqwest::Client::new();
     }
 }
 

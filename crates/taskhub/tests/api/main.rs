@@ -3,11 +3,13 @@
 
 mod helpers;
 
+mod clients;
 mod errors;
 mod lifecycle;
 mod limits;
 mod publish;
 mod replay;
 mod slow_clients;
+mod store_failures;
 mod stream;
 mod tasks;
