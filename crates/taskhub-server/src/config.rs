@@ -33,6 +33,10 @@ pub struct Config {
     /// Largest `data` of one event, encoded as JSON.
     pub max_event_bytes: usize,
     pub shutdown_grace: Duration,
+    /// Time a client has to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers) accepted.
+    pub max_header_bytes: usize,
 }
 
 impl Default for Config {
@@ -50,6 +54,8 @@ impl Default for Config {
             max_body_bytes: 1_048_576,
             max_event_bytes: 65_536,
             shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
         }
     }
 }

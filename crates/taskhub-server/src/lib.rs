@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`Config`]: every setting, with the contract's defaults.
 //! - [`Server`]: binds, runs until a shutdown signal, drains within the grace period.
+//! - `connections`: the accept loop and the per-connection HTTP limits.
 //! - `hub`: the live tail of the event log that every subscriber reads, and the
 //!   connection limit.
 //! - `subscription`: one subscriber's stream: replay from the store, then live, with
@@ -14,6 +15,7 @@
 
 mod access;
 mod config;
+mod connections;
 mod http;
 mod hub;
 mod server;

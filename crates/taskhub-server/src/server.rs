@@ -4,20 +4,20 @@
 //! learns the real port before serving). [`Server::run`] serves until the shutdown
 //! future completes, then: stops accepting, cancels the token every stream watches (each
 //! ends cleanly at a frame boundary), lets in-flight requests finish, and gives up on
-//! stragglers when `--shutdown-grace-secs` runs out. Last, the store commits whatever
-//! writes are still queued.
+//! stragglers when `--shutdown-grace-secs` runs out (see `connections`). Last, the store
+//! commits whatever writes are still queued.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use taskhub_store::{Store, StoreError, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::Config;
+use crate::connections::{self, ConnectionLimits};
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 
@@ -85,42 +85,37 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then drains within the grace period.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Self { listener, state } = self;
-        let addr = listener.local_addr()?;
         let config = Arc::clone(&state.config);
-        let token = state.shutdown.clone();
+        let stop = state.shutdown.clone();
         let store = state.store.clone();
-        info!(
-            %addr,
-            database = %config.database_url,
-            "listening (authentication off: loopback clients are trusted)"
-        );
-
-        // Small frames must leave at once, not wait for a delayed ACK (Nagle).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                warn!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let stop_accepting = token.clone().cancelled_owned();
-        let server = axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(stop_accepting)
-            .into_future();
-        let mut server = std::pin::pin!(server);
-
-        tokio::select! {
-            result = &mut server => return result,
-            () = shutdown => {}
+        if let Ok(addr) = listener.local_addr() {
+            info!(
+                %addr,
+                database = %config.database_url,
+                "listening (authentication off: loopback clients are trusted)"
+            );
         }
+        let limits = ConnectionLimits {
+            header_read_timeout: config.header_read_timeout,
+            max_header_bytes: config.max_header_bytes,
+        };
+        let serving = tokio::spawn(connections::serve(
+            listener,
+            http::router(state),
+            limits,
+            stop.clone(),
+            config.shutdown_grace,
+        ));
+        shutdown.await;
         info!(grace = ?config.shutdown_grace, "shutting down: ending streams, finishing requests");
-        token.cancel();
-        match tokio::time::timeout(config.shutdown_grace, server).await {
-            Ok(result) => result?,
-            Err(_) => warn!("grace period over; closing the remaining connections"),
+        // Stops the accept loop and ends every stream at a frame boundary.
+        stop.cancel();
+        if let Err(e) = serving.await {
+            warn!(error = %e, "the accept loop panicked");
         }
         store.close().await;
         info!("stopped");
-        Ok(())
     }
 }
