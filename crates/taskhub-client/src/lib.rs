@@ -1,1 +1,28 @@
-//! placeholder
+//! TaskHub's client: what `taskhub listen` and `taskhub publish` do, as a library.
+//!
+//! # Layout
+//! - [`listen`]: follow `GET /events/stream`, print each event's envelope as one line, and
+//!   reconnect with `Last-Event-ID` after any drop, until cancelled.
+//! - [`publish`]: one `POST /events`, answered with the server's acknowledgement.
+//! - [`ClientError`]: why either gave up, with the server's problem+json `title`/`detail`.
+//! - Internals: `endpoint` builds URLs, `sse` tells real events from control events,
+//!   `reconnect` picks the wait before the next attempt.
+
+mod endpoint;
+mod error;
+mod listen;
+mod publish;
+mod reconnect;
+mod sse;
+#[cfg(test)]
+mod test_server;
+
+pub use error::ClientError;
+pub use listen::{ListenOptions, listen};
+pub use publish::{PublishOptions, publish};
+
+/// The server's base URL when the user gives none.
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8000";
+
+/// Sent as `User-Agent` on every request.
+const USER_AGENT: &str = concat!("taskhub/", env!("CARGO_PKG_VERSION"));
