@@ -1,9 +1,9 @@
 //! A subscriber's filter, parsed from the `types` and `topics` query parameters.
 
-use crate::EventType;
-use crate::event_type::{ParseEventTypeError, check_event_type_chars};
+use crate::event_type::ParseEventTypeError;
 use crate::selector::Selector;
-use crate::topic::{ParseTopicError, Topic, check_topic_chars};
+use crate::topic::ParseTopicError;
+use crate::{EventType, Topic};
 
 /// Which events a subscriber wants. An absent list lets everything through; a present list
 /// lets through what any of its selectors matches. An event without a topic passes only
@@ -19,6 +19,8 @@ pub struct Filter {
 pub enum ParseFilterError {
     #[error("`{param}` has an empty item; give a comma-separated list such as `a,b*`")]
     EmptyItem { param: &'static str },
+    #[error("too many selectors: at most {max} in `types` and `topics` together", max = Filter::MAX_SELECTORS)]
+    TooMany { param: &'static str },
     #[error("`types` item {item:?}: {source}")]
     Type {
         item: String,
@@ -35,7 +37,7 @@ impl ParseFilterError {
     /// The query parameter at fault.
     pub fn param(&self) -> &'static str {
         match self {
-            Self::EmptyItem { param } => param,
+            Self::EmptyItem { param } | Self::TooMany { param } => param,
             Self::Type { .. } => "types",
             Self::Topic { .. } => "topics",
         }
@@ -43,8 +45,18 @@ impl ParseFilterError {
 }
 
 impl Filter {
+    /// Most selectors one subscription may give, `types` and `topics` together.
+    pub const MAX_SELECTORS: usize = 100;
+
     /// Parses the raw `types` and `topics` parameters (comma-separated lists).
     pub fn parse(types: Option<&str>, topics: Option<&str>) -> Result<Self, ParseFilterError> {
+        let count = |list: Option<&str>| list.map_or(0, |l| l.split(',').count());
+        if count(types) > Self::MAX_SELECTORS {
+            return Err(ParseFilterError::TooMany { param: "types" });
+        }
+        if count(types) + count(topics) > Self::MAX_SELECTORS {
+            return Err(ParseFilterError::TooMany { param: "topics" });
+        }
         let types = types
             .map(|list| parse_list(list, "types", parse_type_item))
             .transpose()?;
@@ -52,6 +64,11 @@ impl Filter {
             .map(|list| parse_list(list, "topics", parse_topic_item))
             .transpose()?;
         Ok(Self { types, topics })
+    }
+
+    /// The `topics` selectors, if a topic list was given.
+    pub fn topics(&self) -> Option<&[Selector]> {
+        self.topics.as_deref()
     }
 
     /// Whether an event of this type and topic passes.
@@ -86,32 +103,17 @@ fn parse_list(
 }
 
 fn parse_type_item(item: &str) -> Result<Selector, ParseFilterError> {
-    let (selector, name) = Selector::split(item);
-    let checked = match selector {
-        // A prefix may be empty (`*` alone) but must use the type alphabet.
-        Selector::Prefix(_) => check_event_type_chars(name),
-        Selector::Exact(_) => EventType::parse(name).map(drop),
-    };
-    checked
-        .map(|()| selector)
-        .map_err(|source| ParseFilterError::Type {
-            item: item.to_owned(),
-            source,
-        })
+    Selector::event_type(item).map_err(|source| ParseFilterError::Type {
+        item: item.to_owned(),
+        source,
+    })
 }
 
 fn parse_topic_item(item: &str) -> Result<Selector, ParseFilterError> {
-    let (selector, name) = Selector::split(item);
-    let checked = match selector {
-        Selector::Prefix(_) => check_topic_chars(name),
-        Selector::Exact(_) => Topic::parse(name).map(drop),
-    };
-    checked
-        .map(|()| selector)
-        .map_err(|source| ParseFilterError::Topic {
-            item: item.to_owned(),
-            source,
-        })
+    Selector::topic(item).map_err(|source| ParseFilterError::Topic {
+        item: item.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -164,6 +166,10 @@ mod tests {
             (None, Some(""), "topics"),
             (None, Some("x,"), "topics"),
             (None, Some("a\rb*"), "topics"),
+            (Some(&["a"; 101].join(",")), None, "types"),
+            (Some(&["a"; 50].join(",")), Some(&["t"; 51].join(",")), "topics"),
+            (Some(&["a"; 101].join(",")), None, "types"),
+            (Some(&["a"; 50].join(",")), Some(&["t"; 51].join(",")), "topics"),
         ] {
             let err = Filter::parse(types, topics).expect_err("malformed");
             assert_eq!(err.param(), param, "{types:?} {topics:?}");

@@ -1,5 +1,9 @@
 //! Selectors: an exact name, or a prefix when written with a trailing `*`.
 
+use crate::event_type::{ParseEventTypeError, check_event_type_chars};
+use crate::topic::{ParseTopicError, check_topic_chars};
+use crate::{EventType, Topic};
+
 /// Matches a type or topic exactly, or by prefix when written with a trailing `*`
 /// (`deploys/*`, `task_*`, or `*` for everything).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -8,12 +12,42 @@ pub enum Selector {
     Prefix(Box<str>),
 }
 
+impl std::fmt::Display for Selector {
+    /// The selector as written: `tasks/42`, or `tasks/*` for a prefix.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(exact) => f.write_str(exact),
+            Self::Prefix(prefix) => write!(f, "{prefix}*"),
+        }
+    }
+}
+
 impl Selector {
-    /// Splits off the trailing `*`; the caller validates what is left.
-    pub(crate) fn split(item: &str) -> (Self, &str) {
+    /// Parses a topic selector: a topic, or a topic prefix followed by `*` (`*` alone
+    /// selects every topic).
+    pub fn topic(item: &str) -> Result<Self, ParseTopicError> {
         match item.strip_suffix('*') {
-            Some(prefix) => (Self::Prefix(prefix.into()), prefix),
-            None => (Self::Exact(item.into()), item),
+            Some(prefix) => check_topic_chars(prefix).map(|()| Self::Prefix(prefix.into())),
+            None => Topic::parse(item).map(|_| Self::Exact(item.into())),
+        }
+    }
+
+    /// Parses an event-type selector: a type, or a type prefix followed by `*`.
+    pub fn event_type(item: &str) -> Result<Self, ParseEventTypeError> {
+        match item.strip_suffix('*') {
+            Some(prefix) => check_event_type_chars(prefix).map(|()| Self::Prefix(prefix.into())),
+            None => EventType::parse(item).map(|_| Self::Exact(item.into())),
+        }
+    }
+
+    /// Whether everything `other` selects is selected by `self` too.
+    pub fn covers(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Exact(mine), Self::Exact(theirs)) => mine == theirs,
+            (Self::Exact(_), Self::Prefix(_)) => false,
+            (Self::Prefix(mine), Self::Exact(theirs) | Self::Prefix(theirs)) => {
+                theirs.starts_with(&**mine)
+            }
         }
     }
 
@@ -22,5 +56,37 @@ impl Selector {
             Self::Exact(exact) => value == &**exact,
             Self::Prefix(prefix) => value.starts_with(&**prefix),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(item: &str) -> Selector {
+        Selector::topic(item).expect("valid selector")
+    }
+
+    #[test]
+    fn coverage_of_exact_and_prefix_selectors() {
+        assert!(topic("tasks/42").covers(&topic("tasks/42")));
+        assert!(!topic("tasks/42").covers(&topic("tasks/4")));
+        assert!(!topic("tasks/42").covers(&topic("tasks/*")));
+        assert!(topic("tasks/*").covers(&topic("tasks/42")));
+        assert!(topic("tasks/*").covers(&topic("tasks/4*")));
+        assert!(!topic("tasks/4*").covers(&topic("tasks/*")));
+        assert!(topic("*").covers(&topic("anything/*")));
+        assert!(!topic("deploys/*").covers(&topic("tasks/1")));
+    }
+
+    #[test]
+    fn parses_with_the_alphabet_of_what_it_selects() {
+        assert!(Selector::event_type("task_*").is_ok());
+        assert!(Selector::event_type("a b").is_err());
+        assert!(Selector::event_type("").is_err());
+        assert!(Selector::topic("*").is_ok());
+        assert!(Selector::topic("a/b*").is_ok());
+        assert!(Selector::topic("a\n*").is_err());
+        assert!(Selector::topic("").is_err());
     }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use taskhub_store::DatabaseUrl;
 
+use crate::JwtConfig;
+
 /// What to do with a subscriber whose buffer of undelivered events is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum SlowClientPolicy {
@@ -23,6 +25,8 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// Serve on a non-loopback address with authentication off.
     pub allow_unauthenticated: bool,
+    /// Token verification; no key means authentication is off.
+    pub jwt: JwtConfig,
     pub max_clients: usize,
     pub keepalive: Duration,
     pub retry: Duration,
@@ -45,6 +49,7 @@ impl Default for Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
             database_url: DatabaseUrl::default(),
             allow_unauthenticated: false,
+            jwt: JwtConfig::default(),
             max_clients: 10_000,
             keepalive: Duration::from_secs(15),
             retry: Duration::from_millis(3000),

@@ -13,7 +13,7 @@
 //!
 //! See `ARCHITECTURE.md` at the repository root for the path of one event.
 
-mod access;
+mod auth;
 mod config;
 mod connections;
 mod http;
@@ -22,6 +22,7 @@ mod server;
 mod shutdown;
 mod subscription;
 
+pub use auth::{JwtConfig, JwtConfigError};
 pub use config::{Config, SlowClientPolicy};
 pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::Config;
+use crate::{Config, JwtConfigError};
 use crate::connections::{self, ConnectionLimits};
 use crate::http::{self, AppState};
 use crate::hub::Hub;
@@ -30,6 +30,8 @@ pub enum StartError {
          --allow-unauthenticated to accept the risk"
     )]
     UnauthenticatedExposure(SocketAddr),
+    #[error("invalid JWT settings: {0}")]
+    Jwt(#[from] JwtConfigError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
@@ -51,7 +53,8 @@ const STORE_READERS: usize = 4;
 
 impl Server {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
-        if !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
+        let verifier = config.jwt.verifier()?;
+        if verifier.is_none() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
             return Err(StartError::UnauthenticatedExposure(config.addr));
         }
         let hub = Arc::new(Hub::new(config.client_buffer, config.max_clients));
@@ -74,6 +77,7 @@ impl Server {
             config: Arc::new(config),
             store,
             hub,
+            verifier,
             shutdown: CancellationToken::new(),
         };
         Ok(Self { listener, state })
@@ -91,11 +95,10 @@ impl Server {
         let stop = state.shutdown.clone();
         let store = state.store.clone();
         if let Ok(addr) = listener.local_addr() {
-            info!(
-                %addr,
-                database = %config.database_url,
-                "listening (authentication off: loopback clients are trusted)"
-            );
+            info!(%addr, database = %config.database_url, "listening");
+        }
+        if state.verifier.is_none() {
+            warn!("authentication is off (no --jwt-secret): every local client is trusted");
         }
         let limits = ConnectionLimits {
             header_read_timeout: config.header_read_timeout,

@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::SlowClientPolicy;
-use crate::access::Access;
+use crate::auth::Access;
 
 /// Events read from the store per query while catching up.
 const REPLAY_PAGE: usize = 256;
@@ -78,6 +78,8 @@ pub(crate) struct Subscription {
     ready: VecDeque<Bytes>,
     /// When the next keepalive is due if nothing else is written.
     keepalive_due: Instant,
+    /// When the subscriber's credentials expire and the stream must end.
+    expires: Option<Instant>,
     shutdown: CancellationToken,
     /// Held for the stream's life: its drop frees a `--max-clients` slot.
     _permit: OwnedSemaphorePermit,
@@ -104,8 +106,13 @@ impl Subscription {
         if let (Some(raw), Phase::Live { .. }) = (&request.last_event_id, phase) {
             ready.push_back(frame::reset(raw, request.typed));
         }
+        let expires = request.access.expires_at.map(|at| {
+            let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+            Instant::now() + left
+        });
         Self {
             keepalive_due: Instant::now() + settings.keepalive,
+            expires,
             request,
             settings,
             store,
@@ -146,6 +153,10 @@ impl Subscription {
                         received = self.live.recv() => self.on_live(received, fresh),
                         () = tokio::time::sleep_until(self.keepalive_due) => {
                             self.ready.push_back(Bytes::from_static(KEEPALIVE));
+                        }
+                        () = until(self.expires) => {
+                            debug!("credentials expired; ending the stream");
+                            self.phase = Phase::Ended;
                         }
                     }
                 }
@@ -219,5 +230,13 @@ impl Subscription {
         {
             self.ready.push_back(frame.bytes(request.typed));
         }
+    }
+}
+
+/// Completes at `deadline`, or never.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }

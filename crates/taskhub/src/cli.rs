@@ -1,12 +1,15 @@
 //! Command-line flags. Every `serve` setting is also a `TASKHUB_*` environment variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use taskhub_server::{Config, Server, SlowClientPolicy, shutdown_signal};
+use taskhub_client::{DEFAULT_BASE_URL, ListenOptions, PublishOptions};
+use taskhub_server::{Config, JwtConfig, Server, SlowClientPolicy, shutdown_signal};
 use taskhub_store::DatabaseUrl;
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 /// TaskHub: publish events over HTTP, receive them live over Server-Sent Events.
@@ -21,6 +24,48 @@ pub(crate) struct Cli {
 enum Command {
     /// Run the server on its embedded SQLite store.
     Serve(ServeArgs),
+    /// Print each event's envelope as one JSON line; reconnect and resume after any drop.
+    Listen(ListenArgs),
+    /// Publish one event and print the server's answer.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Args)]
+struct ListenArgs {
+    /// The server's base URL.
+    #[arg(default_value = DEFAULT_BASE_URL)]
+    url: String,
+    /// Only these event types (comma-separated; a trailing `*` is a prefix).
+    #[arg(long)]
+    types: Option<String>,
+    /// Only these topics (comma-separated; a trailing `*` is a prefix).
+    #[arg(long)]
+    topics: Option<String>,
+    /// Start after this event id (replays what came after it).
+    #[arg(long)]
+    last_event_id: Option<String>,
+    /// A JWT, sent as `Authorization: Bearer`.
+    #[arg(long, env = "TASKHUB_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct PublishArgs {
+    /// The server's base URL.
+    #[arg(default_value = DEFAULT_BASE_URL)]
+    url: String,
+    /// The event type.
+    #[arg(long)]
+    event: String,
+    /// The event's data, as JSON.
+    #[arg(long)]
+    data: String,
+    /// The event's topic.
+    #[arg(long)]
+    topic: Option<String>,
+    /// A JWT, sent as `Authorization: Bearer`.
+    #[arg(long, env = "TASKHUB_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -35,6 +80,15 @@ struct ServeArgs {
         default_value = "sqlite://taskhub.db"
     )]
     database_url: DatabaseUrl,
+    /// Shared secret (at least 32 bytes) for HS256 JWTs; turns authentication on.
+    #[arg(long, env = "TASKHUB_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// PEM file with the RSA or EC public key for RS256/ES256 JWTs; turns authentication on.
+    #[arg(long, env = "TASKHUB_JWT_PUBLIC_KEY")]
+    jwt_public_key: Option<PathBuf>,
+    /// Accepted JWT algorithms, comma-separated [default: HS256, RS256 or ES256, by key]
+    #[arg(long, env = "TASKHUB_JWT_ALGORITHMS", value_delimiter = ',')]
+    jwt_algorithms: Vec<String>,
     /// Listen on a non-loopback address with authentication off.
     #[arg(long, env = "TASKHUB_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
@@ -92,17 +146,30 @@ impl Cli {
     pub(crate) async fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Serve(args) => args.run().await,
+            Command::Listen(args) => args.run().await,
+            Command::Publish(args) => args.run().await,
         }
     }
 }
 
 impl ServeArgs {
     async fn run(self) -> anyhow::Result<()> {
-        init_logging(self.log_format);
+        init_logging(self.log_format, "info");
         let config = Config {
             addr: self.addr,
             database_url: self.database_url,
             allow_unauthenticated: self.allow_unauthenticated,
+            jwt: JwtConfig {
+                secret: self.jwt_secret,
+                public_key_pem: self
+                    .jwt_public_key
+                    .map(|path| {
+                        std::fs::read(&path)
+                            .with_context(|| format!("cannot read {}", path.display()))
+                    })
+                    .transpose()?,
+                algorithms: self.jwt_algorithms,
+            },
             max_clients: self.max_clients,
             keepalive: Duration::from_secs(self.keepalive_secs),
             retry: Duration::from_millis(self.retry_ms),
@@ -126,9 +193,46 @@ impl ServeArgs {
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` overrides the default level (`info`).
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+impl ListenArgs {
+    async fn run(self) -> anyhow::Result<()> {
+        init_logging(LogFormat::Text, "warn");
+        let options = ListenOptions {
+            base_url: self.url,
+            types: self.types,
+            topics: self.topics,
+            token: self.token,
+            last_event_id: self.last_event_id,
+        };
+        let cancel = CancellationToken::new();
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            on_signal.cancel();
+        });
+        taskhub_client::listen(&options, &mut std::io::stdout(), &cancel).await?;
+        Ok(())
+    }
+}
+
+impl PublishArgs {
+    async fn run(self) -> anyhow::Result<()> {
+        let options = PublishOptions {
+            base_url: self.url,
+            event: self.event,
+            data: self.data,
+            topic: self.topic,
+            token: self.token,
+        };
+        let answer = taskhub_client::publish(&options).await?;
+        println!("{answer}");
+        Ok(())
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the default level.
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -15,7 +15,7 @@ use super::AppState;
 use super::fields::Fields;
 use super::json_body::JsonBody;
 use super::problem::ApiError;
-use crate::access::Access;
+use crate::auth::Caller;
 use crate::subscription::{self, Subscription};
 
 /// Most events in one `POST /events` batch.
@@ -25,6 +25,7 @@ const MAX_BATCH: usize = 1000;
 /// only once the events are committed.
 pub(crate) async fn publish(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let max_data = state.config.max_event_bytes;
@@ -43,6 +44,9 @@ pub(crate) async fn publish(
         }
         single => (vec![parse_event(single, String::new(), max_data)?], false),
     };
+    for event in &events {
+        caller.check_publish(event.topic.as_ref())?;
+    }
     let ids = state.store.publish(events).await?;
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     let answer = if batch {
@@ -98,6 +102,7 @@ pub(crate) struct StreamParams {
 /// `GET /events/stream`: replay after the client's last id, then live events.
 pub(crate) async fn stream(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     params: Result<Query<StreamParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -122,13 +127,15 @@ pub(crate) async fn stream(
         }
     };
     // The header wins over the query parameter; an empty value means "from now".
+    // A header that is not UTF-8 is still a (garbage) id: it gets a reset, not a
+    // silent start from now.
     let last_event_id = headers
         .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .or(params.last_event_id)
         .filter(|id| !id.is_empty());
 
+    let access = caller.check_subscribe(&filter)?;
     let config = &state.config;
     let permit = state.hub.admit().ok_or(ApiError::TooManyStreams {
         limit: config.max_clients,
@@ -136,7 +143,7 @@ pub(crate) async fn stream(
     })?;
     let request = subscription::Request {
         filter,
-        access: Access::anonymous(),
+        access,
         typed,
         last_event_id,
     };

@@ -16,8 +16,9 @@ use taskhub_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::Config;
+use crate::auth::Verifier;
 use crate::hub::Hub;
-use problem::ApiError;
+pub(crate) use problem::ApiError;
 
 /// What every handler can reach. Cheap to clone: everything is shared.
 #[derive(Clone, Debug)]
@@ -25,6 +26,8 @@ pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
     pub(crate) store: Store,
     pub(crate) hub: Arc<Hub>,
+    /// Checks tokens; `None` when authentication is off.
+    pub(crate) verifier: Option<Verifier>,
     /// Cancelled when the server starts shutting down; every stream watches it.
     pub(crate) shutdown: CancellationToken,
 }

@@ -22,6 +22,10 @@ pub(crate) enum ApiError {
     #[error("the request body is larger than the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("no route for {0}")]
     NoRoute(String),
@@ -46,6 +50,8 @@ impl ApiError {
             Self::MalformedJson(_) | Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManyStreams { .. } | Self::StoreUnavailable(_) => {
@@ -61,6 +67,8 @@ impl ApiError {
             Self::BadParameter { .. } => "invalid-parameter",
             Self::InvalidField { .. } => "invalid-field",
             Self::BodyTooLarge { .. } => "body-too-large",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
             Self::NoRoute(_) => "no-route",
             Self::MethodNotAllowed(_) => "method-not-allowed",
@@ -75,6 +83,8 @@ impl ApiError {
             Self::BadParameter { .. } => "Invalid query parameter",
             Self::InvalidField { .. } => "Invalid field",
             Self::BodyTooLarge { .. } => "Request body too large",
+            Self::Unauthorized(_) => "Unauthorized",
+            Self::Forbidden(_) => "Forbidden",
             Self::NotFound(_) => "Not found",
             Self::NoRoute(_) => "No such endpoint",
             Self::MethodNotAllowed(_) => "Method not allowed",
@@ -117,6 +127,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::Unauthorized(_) = self {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(after) = self.retry_after() {
             let secs = after.as_secs_f64().ceil().max(1.0) as u64;
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));

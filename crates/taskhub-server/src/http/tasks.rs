@@ -12,6 +12,7 @@ use taskhub_core::{Task, TaskId, TaskStatus};
 use taskhub_store::{NewTask, TaskPatch};
 
 use super::AppState;
+use crate::auth::Caller;
 use super::fields::Fields;
 use super::json_body::JsonBody;
 use super::problem::ApiError;
@@ -23,8 +24,10 @@ const MAX_DESCRIPTION_CHARS: usize = 10_000;
 
 pub(crate) async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
+    caller.check_task_write(None)?;
     let fields = Fields::new(&body, String::new(), &["title", "description", "status"])?;
     let task = NewTask {
         title: title(fields.required_str("title")?)?,
@@ -54,6 +57,7 @@ pub(crate) struct ListParams {
 
 pub(crate) async fn list(
     State(state): State<AppState>,
+    _caller: Caller,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Vec<Task>>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadParameter {
@@ -73,6 +77,7 @@ pub(crate) async fn list(
 
 pub(crate) async fn get(
     State(state): State<AppState>,
+    _caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Task>, ApiError> {
     let task_id = task_id(&id)?;
@@ -86,10 +91,12 @@ pub(crate) async fn get(
 
 pub(crate) async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Task>, ApiError> {
     let task_id = task_id(&id)?;
+    caller.check_task_write(Some(task_id))?;
     let fields = Fields::new(&body, String::new(), &["title", "description", "status"])?;
     let patch = TaskPatch {
         title: fields.optional_str("title")?.map(title).transpose()?,
@@ -108,9 +115,11 @@ pub(crate) async fn update(
 
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let task_id = task_id(&id)?;
+    caller.check_task_write(Some(task_id))?;
     match state.store.delete_task(task_id).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
         None => Err(not_found(&id)),
@@ -126,6 +135,7 @@ pub(crate) struct SetStatusParams {
 /// with 404 for a task that does not exist.
 pub(crate) async fn set_status(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     params: Result<Query<SetStatusParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -138,6 +148,7 @@ pub(crate) async fn set_status(
         ..TaskPatch::default()
     };
     let task_id = task_id(&id)?;
+    caller.check_task_write(Some(task_id))?;
     match state.store.update_task(task_id, patch).await? {
         Some(_) => Ok(Json(json!({ "status": "updated" }))),
         None => Err(not_found(&id)),

@@ -1,4 +1,4 @@
-//! Real clients against the real server: the README's Python listener.
+//! Real clients against the real server: the README's Python listener and the CLI.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -83,4 +83,62 @@ async fn the_readme_python_client_resumes_across_a_server_crash() {
         command
     })
     .await;
+}
+
+#[tokio::test]
+async fn taskhub_listen_resumes_across_a_server_crash() {
+    survives_a_crash(|address| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_taskhub"));
+        command.args(["listen", address]);
+        command
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn taskhub_listen_filters_and_starts_after_an_id() {
+    let app = spawn_app_with(&[]).await;
+    app.publish("a", json!(1), Some("x/1")).await;
+    app.publish("b", json!(2), Some("y/1")).await;
+    app.publish("a", json!(3), Some("x/2")).await;
+    let listener = Listener::start(Command::new(env!("CARGO_BIN_EXE_taskhub")).args([
+        "listen",
+        &app.address,
+        "--topics",
+        "x/*",
+        "--types",
+        "a",
+        "--last-event-id",
+        "1",
+    ]));
+    assert_eq!(listener.line()["id"], "3");
+    assert!(listener.try_line(std::time::Duration::from_millis(300)).is_none());
+}
+
+#[tokio::test]
+async fn taskhub_publish_prints_the_acknowledgement_and_refuses_bad_data() {
+    let app = spawn_app_with(&[]).await;
+    let mut sse = app.subscribe("", None).await.connected().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
+        .args(["publish", &app.address, "--event", "note", "--data", r#"{"text":"hi"}"#])
+        .args(["--topic", "notes/1"])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON answer");
+    assert_eq!(answer, json!({"id": "1"}));
+    let event = sse.expect().await;
+    assert_eq!(crate::helpers::envelope(&event)["topic"], "notes/1");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
+        .args(["publish", &app.address, "--event", "note", "--data", "{not json"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
+        .args(["publish", &app.address, "--event", "bad type", "--data", "1"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("422"), "{output:?}");
 }

@@ -1,0 +1,127 @@
+//! The caller of one request, once authenticated, and the checks made against it.
+
+use std::time::SystemTime;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use taskhub_core::{EventFrame, Filter, Selector, TaskId, Topic};
+
+use super::token;
+use crate::http::{ApiError, AppState};
+
+/// What a valid token grants.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Grants {
+    pub(crate) subscribe: Vec<Selector>,
+    pub(crate) publish: Vec<Selector>,
+    /// When the token stops being valid.
+    pub(crate) expires_at: Option<SystemTime>,
+}
+
+/// Who made a request.
+#[derive(Clone, Debug)]
+pub(crate) enum Caller {
+    /// Authentication is off: the server listens on loopback and trusts its callers with
+    /// everything but private events, which need credentials to be addressed to.
+    Trusted,
+    /// A valid token.
+    Token(Grants),
+}
+
+impl Caller {
+    /// May publish an event on this topic (an event without a topic needs `*`).
+    pub(crate) fn check_publish(&self, topic: Option<&Topic>) -> Result<(), ApiError> {
+        let Self::Token(grants) = self else {
+            return Ok(());
+        };
+        let wanted = match topic {
+            Some(topic) => Selector::Exact(topic.as_str().into()),
+            None => Selector::Prefix("".into()),
+        };
+        if grants.publish.iter().any(|s| s.covers(&wanted)) {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(match topic {
+            Some(topic) => format!("the token's `publish` selectors do not cover topic {topic:?}"),
+            None => "publishing an event without a topic needs the `publish` selector `*`".into(),
+        }))
+    }
+
+    /// May change this task (`None`: create one, which needs every task, `tasks/*`).
+    pub(crate) fn check_task_write(&self, id: Option<TaskId>) -> Result<(), ApiError> {
+        let Self::Token(grants) = self else {
+            return Ok(());
+        };
+        let wanted = match id {
+            Some(id) => Selector::Exact(Topic::for_task(id).as_str().into()),
+            None => Selector::Prefix("tasks/".into()),
+        };
+        if grants.publish.iter().any(|s| s.covers(&wanted)) {
+            return Ok(());
+        }
+        let topic = id.map_or("tasks/*".to_owned(), |id| format!("tasks/{id}"));
+        Err(ApiError::Forbidden(format!(
+            "the token's `publish` selectors do not cover {topic}"
+        )))
+    }
+
+    /// What a subscription with this filter may receive; 403 if it asks for topics its
+    /// token's `subscribe` selectors do not cover.
+    pub(crate) fn check_subscribe(&self, filter: &Filter) -> Result<Access, ApiError> {
+        let Self::Token(grants) = self else {
+            return Ok(Access::default());
+        };
+        if let Some(requested) = filter.topics()
+            && let Some(denied) = requested
+                .iter()
+                .find(|wanted| !grants.subscribe.iter().any(|s| s.covers(wanted)))
+        {
+            return Err(ApiError::Forbidden(format!(
+                "the token's `subscribe` selectors do not cover the requested topic `{denied}`"
+            )));
+        }
+        Ok(Access {
+            private_topics: grants.subscribe.clone(),
+            expires_at: grants.expires_at,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(verifier) = &state.verifier else {
+            return Ok(Self::Trusted);
+        };
+        let token = token::find(parts).ok_or(ApiError::Unauthorized(
+            "credentials are required: a JWT in `Authorization: Bearer`, the `taskhub_token` \
+             cookie or the `access_token` query parameter"
+                .into(),
+        ))?;
+        verifier
+            .verify(token)
+            .map(Self::Token)
+            .map_err(|e| ApiError::Unauthorized(e.to_string()))
+    }
+}
+
+/// What one subscriber may see beyond public events, and until when.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Access {
+    private_topics: Vec<Selector>,
+    /// The stream ends when its credentials expire.
+    pub(crate) expires_at: Option<SystemTime>,
+}
+
+impl Access {
+    /// Whether this subscriber may receive the event at all.
+    pub(crate) fn may_see(&self, frame: &EventFrame) -> bool {
+        !frame.is_private()
+            || frame.topic().is_some_and(|topic| {
+                self.private_topics
+                    .iter()
+                    .any(|s| s.matches(topic.as_str()))
+            })
+    }
+}

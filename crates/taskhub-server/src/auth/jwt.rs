@@ -1,0 +1,199 @@
+//! JWT verification: HS256 with a shared secret by default, or RS256/ES256 (and
+//! relatives) with a public key. `alg: none` is never accepted; `exp` is required.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+use serde::Deserialize;
+use taskhub_core::Selector;
+
+use super::caller::Grants;
+
+/// How tokens are checked, from `--jwt-secret`, `--jwt-public-key` and `--jwt-algorithms`.
+#[derive(Clone, Debug, Default)]
+pub struct JwtConfig {
+    /// Shared secret for the HS* algorithms.
+    pub secret: Option<String>,
+    /// A PEM public key (RSA or EC) for the RS*, PS* and ES* algorithms.
+    pub public_key_pem: Option<Vec<u8>>,
+    /// Accepted algorithms; empty means the key's usual one (HS256, RS256 or ES256).
+    pub algorithms: Vec<String>,
+}
+
+/// Why the JWT settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtConfigError {
+    #[error("give either a JWT secret or a JWT public key, not both")]
+    BothKeys,
+    #[error("the JWT secret must be at least 32 bytes (256 bits) long")]
+    WeakSecret,
+    #[error("the JWT public key is neither an RSA nor an EC public key in PEM form")]
+    BadPublicKey,
+    #[error("unknown JWT algorithm {0:?}")]
+    UnknownAlgorithm(String),
+    #[error("JWT algorithm {0:?} does not fit the configured key")]
+    AlgorithmMismatch(String),
+}
+
+/// Verifies tokens; built once at start-up.
+#[derive(Clone)]
+pub(crate) struct Verifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The claims TaskHub reads; others are ignored.
+#[derive(Deserialize)]
+struct Claims {
+    exp: u64,
+    #[serde(default)]
+    taskhub: TaskhubClaim,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TaskhubClaim {
+    subscribe: Vec<String>,
+    publish: Vec<String>,
+}
+
+/// Why a token was refused. The message never contains the token.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    #[error("the token's signature does not verify")]
+    BadSignature,
+    #[error("the token's algorithm is not accepted here")]
+    Algorithm,
+    #[error("the token has no `exp` claim, which is required")]
+    MissingExp,
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token's `taskhub` claim has a bad selector {0:?}")]
+    BadSelector(String),
+}
+
+impl JwtConfig {
+    /// The verifier, or `None` when no key is configured (authentication off).
+    pub(crate) fn verifier(&self) -> Result<Option<Verifier>, JwtConfigError> {
+        let (key, family): (DecodingKey, &[Algorithm]) = match (&self.secret, &self.public_key_pem) {
+            (None, None) => return Ok(None),
+            (Some(_), Some(_)) => return Err(JwtConfigError::BothKeys),
+            (Some(secret), None) => {
+                if secret.len() < 32 {
+                    return Err(JwtConfigError::WeakSecret);
+                }
+                let hmac = &[Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+                (DecodingKey::from_secret(secret.as_bytes()), hmac)
+            }
+            (None, Some(pem)) => {
+                if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+                    let rsa = &[
+                        Algorithm::RS256,
+                        Algorithm::RS384,
+                        Algorithm::RS512,
+                        Algorithm::PS256,
+                        Algorithm::PS384,
+                        Algorithm::PS512,
+                    ];
+                    (key, rsa)
+                } else if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+                    (key, &[Algorithm::ES256, Algorithm::ES384])
+                } else {
+                    return Err(JwtConfigError::BadPublicKey);
+                }
+            }
+        };
+        let algorithms = if self.algorithms.is_empty() {
+            vec![family[0]]
+        } else {
+            self.algorithms
+                .iter()
+                .map(|name| {
+                    let alg: Algorithm = name
+                        .parse()
+                        .map_err(|_| JwtConfigError::UnknownAlgorithm(name.clone()))?;
+                    if family.contains(&alg) {
+                        Ok(alg)
+                    } else {
+                        Err(JwtConfigError::AlgorithmMismatch(name.clone()))
+                    }
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let mut validation = Validation::new(family[0]);
+        validation.algorithms = algorithms;
+        validation.set_required_spec_claims(&["exp"]);
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        Ok(Some(Verifier { key, validation }))
+    }
+}
+
+impl Verifier {
+    pub(crate) fn verify(&self, token: String) -> Result<Grants, TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let claims = decode::<Claims>(&token, &self.key, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                    TokenError::Algorithm
+                }
+                ErrorKind::MissingRequiredClaim(_) => TokenError::MissingExp,
+                _ => TokenError::Malformed,
+            })?
+            .claims;
+        let selectors = |items: Vec<String>| {
+            items
+                .into_iter()
+                .map(|item| Selector::topic(&item).map_err(|_| TokenError::BadSelector(item)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Grants {
+            subscribe: selectors(claims.taskhub.subscribe)?,
+            publish: selectors(claims.taskhub.publish)?,
+            expires_at: UNIX_EPOCH.checked_add(Duration::from_secs(claims.exp)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_errors() {
+        let short = JwtConfig {
+            secret: Some("short".into()),
+            ..JwtConfig::default()
+        };
+        assert!(matches!(short.verifier(), Err(JwtConfigError::WeakSecret)));
+        let mismatch = JwtConfig {
+            secret: Some("x".repeat(32)),
+            algorithms: vec!["RS256".into()],
+            ..JwtConfig::default()
+        };
+        assert!(matches!(mismatch.verifier(), Err(JwtConfigError::AlgorithmMismatch(_))));
+        let none = JwtConfig {
+            secret: Some("x".repeat(32)),
+            algorithms: vec!["none".into()],
+            ..JwtConfig::default()
+        };
+        assert!(matches!(none.verifier(), Err(JwtConfigError::UnknownAlgorithm(_))));
+        assert!(JwtConfig::default().verifier().is_ok_and(|v| v.is_none()));
+    }
+}
