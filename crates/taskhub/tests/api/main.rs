@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod auth;
 mod clients;
 mod errors;
 mod lifecycle;
