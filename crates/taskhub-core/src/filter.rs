@@ -167,9 +167,17 @@ mod tests {
             (None, Some("x,"), "topics"),
             (None, Some("a\rb*"), "topics"),
             (Some(&["a"; 101].join(",")), None, "types"),
-            (Some(&["a"; 50].join(",")), Some(&["t"; 51].join(",")), "topics"),
+            (
+                Some(&["a"; 50].join(",")),
+                Some(&["t"; 51].join(",")),
+                "topics",
+            ),
             (Some(&["a"; 101].join(",")), None, "types"),
-            (Some(&["a"; 50].join(",")), Some(&["t"; 51].join(",")), "topics"),
+            (
+                Some(&["a"; 50].join(",")),
+                Some(&["t"; 51].join(",")),
+                "topics",
+            ),
         ] {
             let err = Filter::parse(types, topics).expect_err("malformed");
             assert_eq!(err.param(), param, "{types:?} {topics:?}");

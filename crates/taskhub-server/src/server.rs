@@ -16,10 +16,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::{Config, JwtConfigError};
 use crate::connections::{self, ConnectionLimits};
 use crate::http::{self, AppState};
 use crate::hub::Hub;
+use crate::{Config, JwtConfigError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -87,7 +87,8 @@ pub(crate) enum TokenError {
 impl JwtConfig {
     /// The verifier, or `None` when no key is configured (authentication off).
     pub(crate) fn verifier(&self) -> Result<Option<Verifier>, JwtConfigError> {
-        let (key, family): (DecodingKey, &[Algorithm]) = match (&self.secret, &self.public_key_pem) {
+        let (key, family): (DecodingKey, &[Algorithm]) = match (&self.secret, &self.public_key_pem)
+        {
             (None, None) => return Ok(None),
             (Some(_), Some(_)) => return Err(JwtConfigError::BothKeys),
             (Some(secret), None) => {
@@ -187,13 +188,19 @@ mod tests {
             algorithms: vec!["RS256".into()],
             ..JwtConfig::default()
         };
-        assert!(matches!(mismatch.verifier(), Err(JwtConfigError::AlgorithmMismatch(_))));
+        assert!(matches!(
+            mismatch.verifier(),
+            Err(JwtConfigError::AlgorithmMismatch(_))
+        ));
         let none = JwtConfig {
             secret: Some("x".repeat(32)),
             algorithms: vec!["none".into()],
             ..JwtConfig::default()
         };
-        assert!(matches!(none.verifier(), Err(JwtConfigError::UnknownAlgorithm(_))));
+        assert!(matches!(
+            none.verifier(),
+            Err(JwtConfigError::UnknownAlgorithm(_))
+        ));
         assert!(JwtConfig::default().verifier().is_ok_and(|v| v.is_none()));
     }
 }

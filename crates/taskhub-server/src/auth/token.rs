@@ -7,7 +7,9 @@ use axum::http::request::Parts;
 /// The token from, in order: `Authorization: Bearer`, the `taskhub_token` cookie, the
 /// `access_token` query parameter (for EventSource, which cannot set headers).
 pub(super) fn find(parts: &Parts) -> Option<String> {
-    bearer(parts).or_else(|| cookie(parts)).or_else(|| query(parts))
+    bearer(parts)
+        .or_else(|| cookie(parts))
+        .or_else(|| query(parts))
 }
 
 fn bearer(parts: &Parts) -> Option<String> {

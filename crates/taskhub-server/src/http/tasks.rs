@@ -12,10 +12,10 @@ use taskhub_core::{Task, TaskId, TaskStatus};
 use taskhub_store::{NewTask, TaskPatch};
 
 use super::AppState;
-use crate::auth::Caller;
 use super::fields::Fields;
 use super::json_body::JsonBody;
 use super::problem::ApiError;
+use crate::auth::Caller;
 
 /// Longest title, in characters.
 const MAX_TITLE_CHARS: usize = 500;

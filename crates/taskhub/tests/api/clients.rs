@@ -16,7 +16,10 @@ struct Listener {
 
 impl Listener {
     fn start(command: &mut Command) -> Self {
-        let mut child = command.stdout(Stdio::piped()).spawn().expect("client starts");
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("client starts");
         let stdout = child.stdout.take().expect("stdout");
         let (send, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -35,7 +38,8 @@ impl Listener {
     }
 
     fn line(&self) -> Value {
-        self.try_line(PATIENCE).expect("the client printed an event")
+        self.try_line(PATIENCE)
+            .expect("the client printed an event")
     }
 }
 
@@ -54,7 +58,11 @@ pub(crate) async fn survives_a_crash(command: impl Fn(&str) -> Command) {
     // Publish until the listener shows it is connected.
     let mut last_published: u64 = 0;
     let first = loop {
-        last_published = app.publish("tick", json!({"n": last_published}), None).await.parse().expect("id");
+        last_published = app
+            .publish("tick", json!({"n": last_published}), None)
+            .await
+            .parse()
+            .expect("id");
         if let Some(first) = listener.try_line(std::time::Duration::from_millis(100)) {
             break first;
         }
@@ -63,20 +71,33 @@ pub(crate) async fn survives_a_crash(command: impl Fn(&str) -> Command) {
     let first_id: u64 = first["id"].as_str().expect("id").parse().expect("numeric");
     app.crash_and_restart();
     for n in 0..5 {
-        last_published = app.publish("tick", json!({"after": n}), Some("t/1")).await.parse().expect("id");
+        last_published = app
+            .publish("tick", json!({"after": n}), Some("t/1"))
+            .await
+            .parse()
+            .expect("id");
     }
     let mut ids = vec![first_id];
     while ids.last() != Some(&last_published) {
         let envelope = listener.line();
         assert_eq!(envelope["event"], "tick");
-        ids.push(envelope["id"].as_str().expect("id").parse().expect("numeric"));
+        ids.push(
+            envelope["id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("numeric"),
+        );
     }
     assert_eq!(ids, (first_id..=last_published).collect::<Vec<_>>());
 }
 
 #[tokio::test]
 async fn the_readme_python_client_resumes_across_a_server_crash() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/python/listen.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/python/listen.py"
+    );
     survives_a_crash(|address| {
         let mut command = Command::new("python3");
         command.args([script, address]);
@@ -112,7 +133,11 @@ async fn taskhub_listen_filters_and_starts_after_an_id() {
         "1",
     ]));
     assert_eq!(listener.line()["id"], "3");
-    assert!(listener.try_line(std::time::Duration::from_millis(300)).is_none());
+    assert!(
+        listener
+            .try_line(std::time::Duration::from_millis(300))
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -120,7 +145,14 @@ async fn taskhub_publish_prints_the_acknowledgement_and_refuses_bad_data() {
     let app = spawn_app_with(&[]).await;
     let mut sse = app.subscribe("", None).await.connected().await;
     let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args(["publish", &app.address, "--event", "note", "--data", r#"{"text":"hi"}"#])
+        .args([
+            "publish",
+            &app.address,
+            "--event",
+            "note",
+            "--data",
+            r#"{"text":"hi"}"#,
+        ])
         .args(["--topic", "notes/1"])
         .output()
         .expect("runs");
@@ -131,14 +163,31 @@ async fn taskhub_publish_prints_the_acknowledgement_and_refuses_bad_data() {
     assert_eq!(crate::helpers::envelope(&event)["topic"], "notes/1");
 
     let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args(["publish", &app.address, "--event", "note", "--data", "{not json"])
+        .args([
+            "publish",
+            &app.address,
+            "--event",
+            "note",
+            "--data",
+            "{not json",
+        ])
         .output()
         .expect("runs");
     assert!(!output.status.success());
     let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args(["publish", &app.address, "--event", "bad type", "--data", "1"])
+        .args([
+            "publish",
+            &app.address,
+            "--event",
+            "bad type",
+            "--data",
+            "1",
+        ])
         .output()
         .expect("runs");
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("422"), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("422"),
+        "{output:?}"
+    );
 }

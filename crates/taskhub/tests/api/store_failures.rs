@@ -28,7 +28,10 @@ async fn a_locked_database_gives_503_and_loses_nothing() {
     let lost = json!({"event": "lost", "data": 1});
     let (publish, task, ready) = tokio::join!(
         app.post_events(&lost),
-        app.client.post(app.url("/tasks")).json(&json!({"title": "t"})).send(),
+        app.client
+            .post(app.url("/tasks"))
+            .json(&json!({"title": "t"}))
+            .send(),
         app.client.get(app.url("/readyz")).send(),
     );
     assert_eq!(publish.headers()["retry-after"], "1");
@@ -38,7 +41,12 @@ async fn a_locked_database_gives_503_and_loses_nothing() {
 
     release.send(()).expect("release");
     holder.join().expect("holder");
-    let ready = app.client.get(app.url("/readyz")).send().await.expect("sent");
+    let ready = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(ready.status(), 200);
     // No id was spent on the failed writes, and the open stream saw none of them.
     assert_eq!(app.publish("kept", json!(2), None).await, "1");
