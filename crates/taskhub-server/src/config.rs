@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use taskhub_store::DatabaseUrl;
 
-use crate::JwtConfig;
+use crate::{CorsOrigins, JwtConfig, TrustedProxies};
 
 /// What to do with a subscriber whose buffer of undelivered events is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -27,6 +27,14 @@ pub struct Config {
     pub allow_unauthenticated: bool,
     /// Token verification; no key means authentication is off.
     pub jwt: JwtConfig,
+    /// Browser origins allowed to call the API (CORS).
+    pub cors_origins: CorsOrigins,
+    /// Stream connects per minute per client address; 0 turns the limit off.
+    pub connect_rate: u32,
+    /// Writes (publishes, task changes) per second per client address; 0 turns it off.
+    pub publish_rate: u32,
+    /// Proxies whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: TrustedProxies,
     pub max_clients: usize,
     pub keepalive: Duration,
     pub retry: Duration,
@@ -37,6 +45,8 @@ pub struct Config {
     /// Largest `data` of one event, encoded as JSON.
     pub max_event_bytes: usize,
     pub shutdown_grace: Duration,
+    /// Time a client has to send a request's body.
+    pub body_timeout: Duration,
     /// Time a client has to send a request's headers.
     pub header_read_timeout: Duration,
     /// Largest request head (request line and headers) accepted.
@@ -50,6 +60,10 @@ impl Default for Config {
             database_url: DatabaseUrl::default(),
             allow_unauthenticated: false,
             jwt: JwtConfig::default(),
+            cors_origins: CorsOrigins::default(),
+            connect_rate: 60,
+            publish_rate: 1000,
+            trusted_proxies: TrustedProxies::default(),
             max_clients: 10_000,
             keepalive: Duration::from_secs(15),
             retry: Duration::from_millis(3000),
@@ -59,6 +73,7 @@ impl Default for Config {
             max_body_bytes: 1_048_576,
             max_event_bytes: 65_536,
             shutdown_grace: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
         }

@@ -39,7 +39,9 @@ pub(crate) async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
+        // Room for heads a little over the limit, so that `http::head_limit` answers them
+        // with a problem+json body; hyper refuses larger ones by itself.
+        .max_buf_size(limits.max_header_bytes.saturating_mul(2).max(16 * 1024));
     let graceful = GracefulShutdown::new();
 
     loop {

@@ -14,15 +14,19 @@
 //! See `ARCHITECTURE.md` at the repository root for the path of one event.
 
 mod auth;
+mod client_addr;
 mod config;
 mod connections;
 mod http;
 mod hub;
+mod rate_limit;
 mod server;
 mod shutdown;
 mod subscription;
 
 pub use auth::{JwtConfig, JwtConfigError};
+pub use client_addr::TrustedProxies;
 pub use config::{Config, SlowClientPolicy};
+pub use http::{BadOrigin, CorsOrigins};
 pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;

@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use taskhub_store::{Store, StoreError, StoreOptions};
 use tokio::net::TcpListener;
@@ -19,6 +20,7 @@ use tracing::{info, warn};
 use crate::connections::{self, ConnectionLimits};
 use crate::http::{self, AppState};
 use crate::hub::Hub;
+use crate::rate_limit::{Limits, RateLimiter};
 use crate::{Config, JwtConfigError};
 
 /// Why the server could not start.
@@ -73,11 +75,16 @@ impl Server {
                 addr: config.addr,
                 source,
             })?;
+        let limits = Arc::new(Limits {
+            connects: RateLimiter::new(config.connect_rate, Duration::from_secs(60)),
+            writes: RateLimiter::new(config.publish_rate, Duration::from_secs(1)),
+        });
         let state = AppState {
             config: Arc::new(config),
             store,
             hub,
             verifier,
+            limits,
             shutdown: CancellationToken::new(),
         };
         Ok(Self { listener, state })

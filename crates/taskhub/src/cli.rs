@@ -1,13 +1,17 @@
 //! Command-line flags. Every `serve` setting is also a `TASKHUB_*` environment variable.
 
 use std::net::SocketAddr;
+
+use ipnet::IpNet;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, ListenOptions, PublishOptions};
-use taskhub_server::{Config, JwtConfig, Server, SlowClientPolicy, shutdown_signal};
+use taskhub_server::{
+    Config, CorsOrigins, JwtConfig, Server, SlowClientPolicy, TrustedProxies, shutdown_signal,
+};
 use taskhub_store::DatabaseUrl;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -92,6 +96,18 @@ struct ServeArgs {
     /// Listen on a non-loopback address with authentication off.
     #[arg(long, env = "TASKHUB_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
+    /// Browser origins allowed to call the API, comma-separated (exact, e.g. https://app.example.com).
+    #[arg(long, env = "TASKHUB_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Stream connects per minute per client address (0: no limit).
+    #[arg(long, env = "TASKHUB_CONNECT_RATE", default_value_t = 60)]
+    connect_rate: u32,
+    /// Writes (publishes, task changes) per second per client address (0: no limit).
+    #[arg(long, env = "TASKHUB_PUBLISH_RATE", default_value_t = 1000)]
+    publish_rate: u32,
+    /// Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client.
+    #[arg(long, env = "TASKHUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    trusted_proxies: Vec<IpNet>,
     /// Most open event streams; more get 503 with Retry-After.
     #[arg(long, env = "TASKHUB_MAX_CLIENTS", default_value_t = 10_000)]
     max_clients: usize,
@@ -119,6 +135,9 @@ struct ServeArgs {
     /// Seconds to wait for streams and requests to finish on SIGTERM/SIGINT.
     #[arg(long, env = "TASKHUB_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     shutdown_grace_secs: u64,
+    /// Seconds a client has to send a request's body.
+    #[arg(long, env = "TASKHUB_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_secs: u64,
     /// Seconds a client has to send a request's headers (slow clients are cut off).
     #[arg(long, env = "TASKHUB_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_secs: u64,
@@ -170,6 +189,10 @@ impl ServeArgs {
                     .transpose()?,
                 algorithms: self.jwt_algorithms,
             },
+            cors_origins: CorsOrigins::parse(&self.cors_origins)?,
+            connect_rate: self.connect_rate,
+            publish_rate: self.publish_rate,
+            trusted_proxies: TrustedProxies::new(self.trusted_proxies),
             max_clients: self.max_clients,
             keepalive: Duration::from_secs(self.keepalive_secs),
             retry: Duration::from_millis(self.retry_ms),
@@ -182,6 +205,7 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             max_event_bytes: self.max_event_bytes,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
             header_read_timeout: Duration::from_secs(self.header_timeout_secs),
             max_header_bytes: usize::try_from(self.max_header_bytes)?,
         };
@@ -227,6 +251,14 @@ impl PublishArgs {
         println!("{answer}");
         Ok(())
     }
+}
+
+/// An IP network (`10.0.0.0/8`) or a single address.
+fn parse_network(value: &str) -> Result<IpNet, String> {
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{value:?} is neither an IP address nor a CIDR network"))
 }
 
 /// Logs go to stderr; `RUST_LOG` overrides the default level.

@@ -16,6 +16,7 @@ use super::fields::Fields;
 use super::json_body::JsonBody;
 use super::problem::ApiError;
 use crate::auth::Caller;
+use crate::rate_limit::{ConnectAllowed, WriteAllowed};
 use crate::subscription::{self, Subscription};
 
 /// Most events in one `POST /events` batch.
@@ -24,6 +25,7 @@ const MAX_BATCH: usize = 1000;
 /// `POST /events`: one event object or an array of them, all or nothing. Answers 202
 /// only once the events are committed.
 pub(crate) async fn publish(
+    _: WriteAllowed,
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody,
@@ -101,6 +103,7 @@ pub(crate) struct StreamParams {
 
 /// `GET /events/stream`: replay after the client's last id, then live events.
 pub(crate) async fn stream(
+    _: ConnectAllowed,
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,

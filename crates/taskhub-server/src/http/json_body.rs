@@ -26,15 +26,20 @@ impl FromRequest<AppState> for JsonBody {
             return Err(too_large);
         }
         let body: Body = request.into_body();
-        let bytes = to_bytes(body, limit).await.map_err(|e| {
-            let over_limit = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if over_limit {
-                too_large
-            } else {
-                ApiError::MalformedJson(format!("the body could not be read: {e}"))
-            }
-        })?;
+        let timeout = state.config.body_timeout;
+        let read = tokio::time::timeout(timeout, to_bytes(body, limit));
+        let bytes = read
+            .await
+            .map_err(|_| ApiError::BodyTimeout(timeout))?
+            .map_err(|e| {
+                let over_limit = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                if over_limit {
+                    too_large
+                } else {
+                    ApiError::MalformedJson(format!("the body could not be read: {e}"))
+                }
+            })?;
         serde_json::from_slice(&bytes)
             .map(Self)
             .map_err(|e| ApiError::MalformedJson(e.to_string()))

@@ -1,7 +1,10 @@
 //! The HTTP surface: routes, shared state, and the parsing of requests at the edge.
 
+mod board;
+mod cors;
 mod events;
 mod fields;
+mod head_limit;
 mod health;
 mod json_body;
 mod problem;
@@ -9,15 +12,17 @@ mod tasks;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::http::{Method, Uri};
 use axum::routing::{get, post, put};
+use axum::{Router, middleware};
 use taskhub_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::Config;
 use crate::auth::Verifier;
 use crate::hub::Hub;
+use crate::rate_limit::Limits;
+pub use cors::{BadOrigin, CorsOrigins};
 pub(crate) use problem::ApiError;
 
 /// What every handler can reach. Cheap to clone: everything is shared.
@@ -28,12 +33,14 @@ pub(crate) struct AppState {
     pub(crate) hub: Arc<Hub>,
     /// Checks tokens; `None` when authentication is off.
     pub(crate) verifier: Option<Verifier>,
+    /// Per-address rate limits.
+    pub(crate) limits: Arc<Limits>,
     /// Cancelled when the server starts shutting down; every stream watches it.
     pub(crate) shutdown: CancellationToken,
 }
 
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/events", post(events::publish))
         .route("/events/stream", get(events::stream))
         .route("/tasks", post(tasks::create).get(tasks::list))
@@ -42,11 +49,25 @@ pub(crate) fn router(state: AppState) -> Router {
             get(tasks::get).patch(tasks::update).delete(tasks::delete),
         )
         .route("/tasks/status/{id}", put(tasks::set_status))
+        .route("/", get(board::page))
+        .route("/assets/{file}", get(board::asset))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .fallback(no_route)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    let head_limit = state.config.max_header_bytes;
+    let cors_origins = Arc::new(state.config.cors_origins.clone());
+    let router = router
         .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            head_limit,
+            head_limit::limit_head,
+        ));
+    if cors_origins.is_empty() {
+        router
+    } else {
+        router.layer(middleware::from_fn_with_state(cors_origins, cors::cors))
+    }
 }
 
 async fn no_route(uri: Uri) -> ApiError {

@@ -31,6 +31,15 @@ pub(crate) enum ApiError {
     NoRoute(String),
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
+    #[error("too many {what} from your address; retry after the time in Retry-After")]
+    RateLimited {
+        what: &'static str,
+        retry_after: Duration,
+    },
+    #[error("the request body did not arrive within {0:?}")]
+    BodyTimeout(Duration),
+    #[error("the request's target and headers are larger than the limit of {limit} bytes")]
+    HeadTooLarge { limit: usize },
     #[error("the server is at its limit of {limit} open streams; retry later")]
     TooManyStreams { limit: usize, retry_after: Duration },
     #[error("{0}; nothing was stored, retry later")]
@@ -50,6 +59,9 @@ impl ApiError {
             Self::MalformedJson(_) | Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
@@ -67,6 +79,9 @@ impl ApiError {
             Self::BadParameter { .. } => "invalid-parameter",
             Self::InvalidField { .. } => "invalid-field",
             Self::BodyTooLarge { .. } => "body-too-large",
+            Self::RateLimited { .. } => "rate-limited",
+            Self::BodyTimeout(_) => "body-timeout",
+            Self::HeadTooLarge { .. } => "headers-too-large",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
@@ -83,6 +98,9 @@ impl ApiError {
             Self::BadParameter { .. } => "Invalid query parameter",
             Self::InvalidField { .. } => "Invalid field",
             Self::BodyTooLarge { .. } => "Request body too large",
+            Self::RateLimited { .. } => "Too many requests",
+            Self::BodyTimeout(_) => "Request body too slow",
+            Self::HeadTooLarge { .. } => "Request headers too large",
             Self::Unauthorized(_) => "Unauthorized",
             Self::Forbidden(_) => "Forbidden",
             Self::NotFound(_) => "Not found",
@@ -95,7 +113,9 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::TooManyStreams { retry_after, .. } => Some(*retry_after),
+            Self::TooManyStreams { retry_after, .. } | Self::RateLimited { retry_after, .. } => {
+                Some(*retry_after)
+            }
             Self::StoreUnavailable(_) => Some(Duration::from_secs(1)),
             _ => None,
         }

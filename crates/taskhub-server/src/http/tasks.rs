@@ -16,6 +16,7 @@ use super::fields::Fields;
 use super::json_body::JsonBody;
 use super::problem::ApiError;
 use crate::auth::Caller;
+use crate::rate_limit::WriteAllowed;
 
 /// Longest title, in characters.
 const MAX_TITLE_CHARS: usize = 500;
@@ -23,6 +24,7 @@ const MAX_TITLE_CHARS: usize = 500;
 const MAX_DESCRIPTION_CHARS: usize = 10_000;
 
 pub(crate) async fn create(
+    _: WriteAllowed,
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody,
@@ -90,6 +92,7 @@ pub(crate) async fn get(
 }
 
 pub(crate) async fn update(
+    _: WriteAllowed,
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -114,6 +117,7 @@ pub(crate) async fn update(
 }
 
 pub(crate) async fn delete(
+    _: WriteAllowed,
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -134,6 +138,7 @@ pub(crate) struct SetStatusParams {
 /// The seed's `PUT /tasks/status/{task_id}?new_status=X`, answering as the seed did, but
 /// with 404 for a task that does not exist.
 pub(crate) async fn set_status(
+    _: WriteAllowed,
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,

@@ -27,10 +27,16 @@ pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
-/// Starts a server with extra `serve` flags.
+/// Starts a server with extra `serve` flags. Rate limits are off unless a test sets them:
+/// most tests publish and connect far faster than one client address normally may.
 pub(crate) async fn spawn_app_with(args: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    for limit in ["--connect-rate", "--publish-rate"] {
+        if !args.iter().any(|a| a == limit) {
+            args.extend([limit.to_owned(), "0".to_owned()]);
+        }
+    }
     let (child, address) = start(&dir, &args, "127.0.0.1:0");
     TestApp {
         address,

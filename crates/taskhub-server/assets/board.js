@@ -1,0 +1,285 @@
+// TaskHub's live task board: the task list, kept current by the event stream.
+//
+// The board shows what the event log says. Writes go to the tasks API and the board
+// changes only when their events arrive, so every viewer sees the same order of
+// changes, the writer included. Each task event carries the whole task, so applying
+// events in id order after any snapshot taken once the stream is open gives the
+// current state: the stream opens first, events are held while `GET /tasks` loads,
+// then replayed on top of it.
+//
+// EventSource reconnects by itself after a network error, sending `Last-Event-ID`.
+// After an HTTP error (503 at the connection limit, 401, 429) it gives up for good; the
+// board then opens a new one with `?last_event_id=` after a growing delay. A `reset`
+// (history no longer covers our last id) or a `gap` (we fell behind) reloads the list.
+'use strict';
+
+const TASK_EVENTS = ['task_created', 'task_updated', 'task_deleted'];
+const STREAM_URL = '/events/stream?types=' + TASK_EVENTS.join(',');
+const STATUSES = ['todo', 'in_progress', 'done'];
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 30000;
+
+const board = {
+  /** Task id → task, as the log last described it. */
+  tasks: new Map(),
+  /** The id of the last event applied; resumes the stream. */
+  lastEventId: null,
+  /** Events that arrived while a snapshot loads, or null when none is loading. */
+  held: null,
+  /** Task ids whose edit form is open: their cards are not redrawn under the user. */
+  editing: new Set(),
+  source: null,
+  failures: 0,
+  retryTimer: null,
+};
+
+const $ = (selector, root = document) => root.querySelector(selector);
+
+function showConnection(state, text) {
+  const element = $('#connection');
+  element.dataset.state = state;
+  element.textContent = text;
+}
+
+function showProblem(text) {
+  $('#problem').textContent = text;
+}
+
+// ---- the stream ----------------------------------------------------------------------
+
+function connect() {
+  clearTimeout(board.retryTimer);
+  const resuming = board.lastEventId !== null;
+  const url = resuming
+    ? `${STREAM_URL}&last_event_id=${encodeURIComponent(board.lastEventId)}`
+    : STREAM_URL;
+  const source = new EventSource(url, { withCredentials: true });
+  board.source = source;
+  showConnection('connecting', resuming ? 'Reconnecting…' : 'Connecting…');
+
+  source.addEventListener('connected', () => {
+    board.failures = 0;
+    if (board.lastEventId === null && board.held === null) {
+      loadSnapshot();
+    } else {
+      showConnection('live', 'Live');
+    }
+  });
+  for (const type of TASK_EVENTS) {
+    source.addEventListener(type, onTaskEvent);
+  }
+  source.addEventListener('reset', loadSnapshot);
+  source.addEventListener('gap', loadSnapshot);
+  source.onerror = () => {
+    if (source.readyState === EventSource.CONNECTING) {
+      // A dropped connection: the browser retries by itself, with Last-Event-ID.
+      showConnection('reconnecting', 'Connection lost; reconnecting…');
+      return;
+    }
+    // The server answered with an error status: EventSource will not try again.
+    source.close();
+    scheduleRetry();
+  };
+}
+
+function scheduleRetry() {
+  const ceiling = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** board.failures);
+  const delay = Math.round(ceiling * (0.5 + Math.random() / 2));
+  board.failures += 1;
+  const seconds = Math.max(1, Math.round(delay / 1000));
+  showConnection('offline', `Disconnected; retrying in ${seconds} s`);
+  board.retryTimer = setTimeout(connect, delay);
+}
+
+function onTaskEvent(message) {
+  let envelope;
+  try {
+    envelope = JSON.parse(message.data);
+  } catch {
+    return;
+  }
+  if (board.held !== null) {
+    board.held.push(envelope);
+  } else {
+    apply(envelope);
+    render();
+  }
+  board.lastEventId = message.lastEventId || envelope.id;
+}
+
+/** Loads the whole list; events arriving meanwhile are applied on top, in order. */
+async function loadSnapshot() {
+  if (board.held !== null) return;
+  board.held = [];
+  $('#board').setAttribute('aria-busy', 'true');
+  try {
+    const tasks = await api('GET', '/tasks');
+    board.tasks = new Map(tasks.map((task) => [task.id, task]));
+    for (const envelope of board.held) apply(envelope);
+    board.held = null;
+    $('#board').setAttribute('aria-busy', 'false');
+    render();
+    if (board.source && board.source.readyState === EventSource.OPEN) {
+      showConnection('live', 'Live');
+    }
+  } catch (error) {
+    board.held = null;
+    showProblem(`Cannot load the tasks: ${error.message}`);
+    board.source.close();
+    scheduleRetry();
+  }
+}
+
+function apply(envelope) {
+  const data = envelope.data || {};
+  const id = String(data.task_id ?? '');
+  if (!id) return;
+  if (envelope.event === 'task_deleted') {
+    board.tasks.delete(id);
+    board.editing.delete(id);
+  } else if (data.task) {
+    board.tasks.set(id, data.task);
+  }
+}
+
+// ---- the API ---------------------------------------------------------------------------
+
+async function api(method, path, body) {
+  const init = { method, credentials: 'same-origin', headers: {} };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers['content-type'] = 'application/json';
+  }
+  const response = await fetch(path, init);
+  if (response.status === 401) $('#sign-in').hidden = false;
+  if (!response.ok) {
+    let detail = `${response.status} ${response.statusText}`;
+    try {
+      const problem = await response.json();
+      if (problem.detail) detail = problem.detail;
+    } catch {
+      // Not problem+json; the status line says enough.
+    }
+    throw new Error(detail);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+/** Runs a write; failures are shown, success is shown by its event. */
+async function write(method, path, body) {
+  try {
+    await api(method, path, body);
+    showProblem('');
+    return true;
+  } catch (error) {
+    showProblem(error.message);
+    return false;
+  }
+}
+
+// ---- rendering -------------------------------------------------------------------------
+
+function columnsFor(tasks) {
+  const statuses = [...STATUSES];
+  for (const task of tasks) {
+    if (!statuses.includes(task.status)) statuses.push(task.status);
+  }
+  return statuses;
+}
+
+function render() {
+  const root = $('#board');
+  const tasks = [...board.tasks.values()].sort((a, b) => Number(a.id) - Number(b.id));
+  const existing = new Map(
+    [...root.querySelectorAll('li.task')].map((li) => [li.dataset.taskId, li]),
+  );
+  const columns = document.createDocumentFragment();
+  for (const status of columnsFor(tasks)) {
+    const section = document.createElement('section');
+    section.className = 'column';
+    section.dataset.status = status;
+    const heading = document.createElement('h3');
+    heading.id = `column-${status}`;
+    const inColumn = tasks.filter((task) => task.status === status);
+    heading.textContent = `${status.replaceAll('_', ' ')} (${inColumn.length})`;
+    section.setAttribute('aria-labelledby', heading.id);
+    const list = document.createElement('ul');
+    for (const task of inColumn) {
+      const open = board.editing.has(task.id) && existing.get(task.id);
+      list.append(open || card(task));
+    }
+    section.append(heading, list);
+    columns.append(section);
+  }
+  root.replaceChildren(columns);
+}
+
+function card(task) {
+  const li = $('#task-template').content.firstElementChild.cloneNode(true);
+  li.dataset.taskId = task.id;
+  li.dataset.status = task.status;
+  $('.title', li).textContent = task.title;
+  $('.description', li).textContent = task.description ?? '';
+  const select = $('.status', li);
+  for (const status of columnsFor([task])) {
+    select.append(new Option(status.replaceAll('_', ' '), status, false, status === task.status));
+  }
+  select.addEventListener('change', () => {
+    const path = `/tasks/status/${encodeURIComponent(task.id)}`;
+    write('PUT', `${path}?new_status=${encodeURIComponent(select.value)}`);
+  });
+  $('.edit', li).setAttribute('aria-label', `Edit “${task.title}”`);
+  $('.delete', li).setAttribute('aria-label', `Delete “${task.title}”`);
+  $('.edit', li).addEventListener('click', () => openEditor(li, task));
+  $('.delete', li).addEventListener('click', () => {
+    write('DELETE', `/tasks/${encodeURIComponent(task.id)}`);
+  });
+  return li;
+}
+
+function openEditor(li, task) {
+  board.editing.add(task.id);
+  const form = $('#edit-template').content.firstElementChild.cloneNode(true);
+  form.elements.title.value = task.title;
+  form.elements.description.value = task.description ?? '';
+  const close = () => {
+    board.editing.delete(task.id);
+    render();
+  };
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const patch = {
+      title: form.elements.title.value,
+      description: form.elements.description.value || null,
+    };
+    if (await write('PATCH', `/tasks/${encodeURIComponent(task.id)}`, patch)) close();
+  });
+  $('.cancel', form).addEventListener('click', close);
+  $('article', li).replaceChildren(form);
+  form.elements.title.focus();
+}
+
+// ---- start -------------------------------------------------------------------------------
+
+$('#new-task').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const task = { title: form.elements.title.value, status: form.elements.status.value };
+  if (form.elements.description.value) task.description = form.elements.description.value;
+  if (await write('POST', '/tasks', task)) {
+    form.reset();
+    form.elements.title.focus();
+  }
+});
+
+$('#sign-in').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const token = event.target.elements.token.value.trim();
+  document.cookie = `taskhub_token=${encodeURIComponent(token)}; path=/; SameSite=Strict`;
+  event.target.hidden = true;
+  board.source?.close();
+  board.failures = 0;
+  connect();
+});
+
+connect();
