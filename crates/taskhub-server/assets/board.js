@@ -209,6 +209,12 @@ function render() {
       list.append(open || card(task));
     }
     section.append(heading, list);
+    if (inColumn.length === 0) {
+      const empty = document.createElement('p');
+      empty.className = 'empty';
+      empty.textContent = 'Nothing here';
+      section.append(empty);
+    }
     columns.append(section);
   }
   root.replaceChildren(columns);

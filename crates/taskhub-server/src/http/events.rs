@@ -64,7 +64,8 @@ fn parse_event(value: &Value, path: String, max_data: usize) -> Result<NewEvent,
     let event_type = EventType::parse(fields.required_str("event")?)
         .map_err(|e| ApiError::invalid(fields.name("event"), e))?;
     let topic = fields
-        .optional_str("topic")?
+        .nullable_str("topic")?
+        .flatten()
         .map(Topic::parse)
         .transpose()
         .map_err(|e| ApiError::invalid(fields.name("topic"), e))?;

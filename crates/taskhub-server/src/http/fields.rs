@@ -45,20 +45,25 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| ApiError::invalid(self.name(key), "is required"))
     }
 
-    /// A string field; `null` counts as absent.
+    /// A string field that may be left out (but not be `null`).
     pub(crate) fn optional_str(&self, key: &str) -> Result<Option<&'a str>, ApiError> {
         match self.object.get(key) {
-            None | Some(Value::Null) => Ok(None),
+            None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(ApiError::invalid(self.name(key), "must be a string")),
         }
     }
 
-    /// Distinguishes absent (`None`) from `null` (`Some(None)`), for fields a patch clears.
+    /// A string field that may be left out (`None`) or be `null` (`Some(None)`).
     pub(crate) fn nullable_str(&self, key: &str) -> Result<Option<Option<&'a str>>, ApiError> {
         match self.object.get(key) {
             None => Ok(None),
-            Some(_) => self.optional_str(key).map(Some),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => Ok(Some(Some(s))),
+            Some(_) => Err(ApiError::invalid(
+                self.name(key),
+                "must be a string or null",
+            )),
         }
     }
 

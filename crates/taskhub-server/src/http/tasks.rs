@@ -34,7 +34,8 @@ pub(crate) async fn create(
     let task = NewTask {
         title: title(fields.required_str("title")?)?,
         description: fields
-            .optional_str("description")?
+            .nullable_str("description")?
+            .flatten()
             .map(description)
             .transpose()?,
         status: fields

@@ -2,9 +2,12 @@
 //! own SQLite file, and speaks HTTP to it.
 
 mod helpers;
+mod scripts;
 
 mod abuse;
 mod auth;
+mod bad_input;
+mod browser;
 mod clients;
 mod errors;
 mod lifecycle;

@@ -1,0 +1,44 @@
+//! Headless Chromium (Debian's, driven by playwright-core) against the real server: the
+//! task board at `GET /`, and the seed guide's JavaScript example.
+
+use serde_json::json;
+
+use crate::helpers::spawn_app_with;
+use crate::scripts::Script;
+
+#[tokio::test]
+async fn the_board_is_live_for_two_people_and_resumes_after_a_crash() {
+    let mut app = spawn_app_with(&["--retry-ms", "300"]).await;
+    let screenshot = concat!(env!("CARGO_TARGET_TMPDIR"), "/board.png");
+    let _ = std::fs::remove_file(screenshot);
+    let mut script = Script::node("board.mjs", &[&app.address, screenshot]);
+    while let Some(request) = script.next_request() {
+        assert_eq!(request["await"], "restart", "unknown request {request}");
+        app.crash_and_restart();
+        script.answer(&json!({ "restarted": true }));
+    }
+    let picture = std::fs::metadata(screenshot).expect("the screenshot was taken");
+    assert!(picture.len() > 10_000, "the screenshot is not empty");
+}
+
+#[tokio::test]
+async fn the_seed_javascript_example_works_typed_and_with_typed_false() {
+    let app = spawn_app_with(&[]).await;
+    Script::node("seed_example.mjs", &[&app.address]).finish();
+}
+
+#[tokio::test]
+async fn the_board_retries_after_a_503_and_loses_nothing() {
+    let mut app = spawn_app_with(&["--max-clients", "1", "--keepalive-secs", "1"]).await;
+    let mut script = Script::node("board_backoff.mjs", &[&app.address]);
+    let request = script.next_request().expect("a request");
+    assert_eq!(request["await"], "restart and take the only stream slot");
+    app.crash_and_restart();
+    let slot_taker = app.subscribe("", None).await;
+    script.answer(&json!({}));
+    let request = script.next_request().expect("a request");
+    assert_eq!(request["await"], "free the slot");
+    drop(slot_taker);
+    script.answer(&json!({}));
+    script.finish();
+}
