@@ -1,0 +1,79 @@
+//! Property test: no string the API accepts can put a line break inside an SSE field.
+//! Whatever the event type, topic, data or resume id, every line on the wire is one of
+//! the fields TaskHub means to write, and there is no `\r` at all.
+
+use proptest::prelude::*;
+use serde_json::Value;
+use taskhub_core::frame::{envelope_json, gap, preamble, reset};
+use taskhub_core::{EventFrame, EventId, EventType, Filter, Selector, Timestamp, Topic};
+
+/// Any string, with a strong bias towards the characters that end lines somewhere.
+fn hostile() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => prop::sample::select(vec!['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}', '\u{0}', '\u{b}', '\u{c}', ':', ' ']),
+            1 => any::<char>(),
+            2 => prop::char::range('a', 'z'),
+        ],
+        0..40,
+    )
+    .prop_map(String::from_iter)
+}
+
+/// Asserts every line is a field TaskHub writes, with nothing smuggled in.
+fn assert_clean(wire: &[u8]) {
+    let text = std::str::from_utf8(wire).expect("UTF-8 on the wire");
+    assert!(
+        !text.contains('\r'),
+        "a carriage return on the wire: {text:?}"
+    );
+    for line in text.split('\n') {
+        let known = line.is_empty()
+            || ["id: ", "event: ", "data: ", "retry: ", ": "]
+                .iter()
+                .any(|field| line.starts_with(field));
+        assert!(known, "unexpected line {line:?} in {text:?}");
+        if let Some(data) = line.strip_prefix("data: ") {
+            serde_json::from_str::<Value>(data).expect("each data line is a whole JSON value");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn accepted_values_never_break_a_line(
+        event_type in hostile(),
+        topic in hostile(),
+        data in hostile(),
+        resume_id in hostile(),
+        typed in any::<bool>(),
+    ) {
+        // Whatever the edge accepts goes on the wire; what it refuses never gets there.
+        let event_type = EventType::parse(&event_type).unwrap_or_else(|_| EventType::task_updated());
+        let topic = Topic::parse(&topic).ok();
+        let data = serde_json::value::to_raw_value(&Value::String(data)).expect("JSON");
+        let id = EventId::new(7);
+        let envelope = envelope_json(id, &event_type, topic.as_ref(), &data, Timestamp::now());
+        let frame = EventFrame::new(id, event_type, topic, false, &envelope);
+        assert_clean(&frame.bytes(typed));
+        assert_clean(&reset(&resume_id, typed));
+        assert_clean(&preamble(3000, &resume_id, typed));
+        assert_clean(&gap(EventId::new(1), EventId::new(2), typed));
+    }
+
+    #[test]
+    fn the_validators_refuse_every_line_break(value in hostile()) {
+        let breaks = |s: &str| s.contains(['\n', '\r']);
+        if EventType::parse(&value).is_ok() {
+            prop_assert!(!breaks(&value) && !value.contains(char::is_whitespace));
+        }
+        if Topic::parse(&value).is_ok() || Selector::topic(&value).is_ok() {
+            prop_assert!(!value.chars().any(char::is_control));
+        }
+        if Filter::parse(Some(&value), Some(&value)).is_ok() {
+            prop_assert!(!breaks(&value));
+        }
+    }
+}
