@@ -12,7 +12,7 @@ async fn the_board_is_live_for_two_people_and_resumes_after_a_crash() {
     let screenshot = concat!(env!("CARGO_TARGET_TMPDIR"), "/board.png");
     let _ = std::fs::remove_file(screenshot);
     let mut script = Script::node("board.mjs", &[&app.address, screenshot]);
-    while let Some(request) = script.next_request() {
+    while let Some(request) = script.next_request().await {
         assert_eq!(request["await"], "restart", "unknown request {request}");
         app.crash_and_restart();
         script.answer(&json!({ "restarted": true }));
@@ -24,21 +24,23 @@ async fn the_board_is_live_for_two_people_and_resumes_after_a_crash() {
 #[tokio::test]
 async fn the_seed_javascript_example_works_typed_and_with_typed_false() {
     let app = spawn_app_with(&[]).await;
-    Script::node("seed_example.mjs", &[&app.address]).finish();
+    Script::node("seed_example.mjs", &[&app.address])
+        .finish()
+        .await;
 }
 
 #[tokio::test]
 async fn the_board_retries_after_a_503_and_loses_nothing() {
     let mut app = spawn_app_with(&["--max-clients", "1", "--keepalive-secs", "1"]).await;
     let mut script = Script::node("board_backoff.mjs", &[&app.address]);
-    let request = script.next_request().expect("a request");
+    let request = script.next_request().await.expect("a request");
     assert_eq!(request["await"], "restart and take the only stream slot");
     app.crash_and_restart();
     let slot_taker = app.subscribe("", None).await;
     script.answer(&json!({}));
-    let request = script.next_request().expect("a request");
+    let request = script.next_request().await.expect("a request");
     assert_eq!(request["await"], "free the slot");
     drop(slot_taker);
     script.answer(&json!({}));
-    script.finish();
+    script.finish().await;
 }

@@ -11,6 +11,7 @@ mod browser;
 mod clients;
 mod errors;
 mod lifecycle;
+mod library_clients;
 mod limits;
 mod publish;
 mod replay;

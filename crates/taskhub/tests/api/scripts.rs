@@ -6,10 +6,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 /// How long a script may go without printing a line before the test gives up on it.
 const SCRIPT_PATIENCE: Duration = Duration::from_secs(120);
@@ -49,7 +49,9 @@ pub(crate) fn python() -> Command {
 pub(crate) struct Script {
     child: Child,
     stdin: ChildStdin,
-    lines: mpsc::Receiver<Value>,
+    /// The script's stdout, parsed; awaited, so the test's runtime keeps serving the
+    /// test's own connections while it waits.
+    lines: mpsc::UnboundedReceiver<Value>,
 }
 
 impl Script {
@@ -68,7 +70,7 @@ impl Script {
             .expect("the script starts");
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
-        let (send, lines) = mpsc::channel();
+        let (send, lines) = mpsc::unbounded_channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let value = serde_json::from_str(&line).unwrap_or_else(|_| {
@@ -88,12 +90,12 @@ impl Script {
 
     /// The script's next request (`{"await": …}`), skipping its progress reports; `None`
     /// once it exited successfully. Panics if it failed or went silent.
-    pub(crate) fn next_request(&mut self) -> Option<Value> {
+    pub(crate) async fn next_request(&mut self) -> Option<Value> {
         loop {
-            match self.lines.recv_timeout(SCRIPT_PATIENCE) {
-                Ok(line) if line.get("await").is_some() => return Some(line),
-                Ok(line) => eprintln!("script: {line}"),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
+            match tokio::time::timeout(SCRIPT_PATIENCE, self.lines.recv()).await {
+                Ok(Some(line)) if line.get("await").is_some() => return Some(line),
+                Ok(Some(line)) => eprintln!("script: {line}"),
+                Ok(None) => {
                     let status = self.child.wait().expect("the script is reaped");
                     assert!(
                         status.success(),
@@ -101,17 +103,16 @@ impl Script {
                     );
                     return None;
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("the script printed nothing for {SCRIPT_PATIENCE:?}")
-                }
+                Err(_) => panic!("the script printed nothing for {SCRIPT_PATIENCE:?}"),
             }
         }
     }
 
     /// The next line the script prints, progress report or not.
-    pub(crate) fn next_line(&mut self) -> Value {
-        self.lines
-            .recv_timeout(SCRIPT_PATIENCE)
+    pub(crate) async fn next_line(&mut self) -> Value {
+        tokio::time::timeout(SCRIPT_PATIENCE, self.lines.recv())
+            .await
+            .expect("the script printed nothing for too long")
             .expect("the script printed a line")
     }
 
@@ -121,8 +122,8 @@ impl Script {
     }
 
     /// Runs the script to its end; it must make no request.
-    pub(crate) fn finish(mut self) {
-        if let Some(request) = self.next_request() {
+    pub(crate) async fn finish(mut self) {
+        if let Some(request) = self.next_request().await {
             panic!("unexpected request from the script: {request}");
         }
     }
