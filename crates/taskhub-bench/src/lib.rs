@@ -1,0 +1,36 @@
+//! `taskhub-bench`: a load generator for SSE fan-out servers, and the side-by-side
+//! benchmark of TaskHub against its peers (the seed's FastAPI app, nchan, Pushpin).
+//!
+//! The coordinator (this process) starts each server fresh, spreads the subscribers
+//! over worker processes (this binary again, `worker`), publishes events that carry a
+//! token `~publisher~seq~send time~`, and reads the server's CPU and memory from
+//! `/proc`. Each subscriber checks its stream for loss, duplicates and reordering.
+
+pub mod chunked;
+pub mod clock;
+pub mod error;
+pub mod fleet;
+pub mod http;
+pub mod latency;
+pub mod load;
+pub mod machine;
+pub mod plot;
+pub mod procfs;
+pub mod progress;
+pub mod protocol;
+pub mod publisher;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod server;
+pub mod sse;
+pub mod subscriber;
+pub mod suite;
+pub mod target;
+pub mod token;
+pub mod tracker;
+pub mod url;
+pub mod worker;
+
+pub use error::BenchError;
+pub use target::{Kind, Target};

@@ -1,0 +1,303 @@
+//! `taskhub-bench`: flags in, the library out. See `taskhub-bench --help`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use taskhub_bench::load::{self, LoadConfig};
+use taskhub_bench::publisher::{Pace, PublishPlan};
+use taskhub_bench::run::RunSpec;
+use taskhub_bench::scenario::{Name, Size};
+use taskhub_bench::server::ServerSetup;
+use taskhub_bench::suite::{self, SuiteConfig};
+use taskhub_bench::{Kind, Target, plot, report, worker};
+
+/// Load generator for SSE fan-out servers: TaskHub and its peers, side by side.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the scenarios against each server in turn (fresh server for each), print
+    /// the tables and judge the bars.
+    Suite(SuiteArgs),
+    /// One measurement against a server that is already running.
+    Load(LoadArgs),
+    /// (internal) A subscriber worker process, driven over stdin/stdout.
+    #[command(hide = true)]
+    Worker,
+}
+
+#[derive(Debug, Args)]
+struct SuiteArgs {
+    /// Servers, in the order they run: taskhub, nchan, pushpin, seed.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "taskhub,nchan,pushpin,seed"
+    )]
+    servers: Vec<Kind>,
+    /// Scenarios: fanout, burst, idle, stall, publish.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "fanout,burst,idle,stall,publish"
+    )]
+    scenarios: Vec<Name>,
+    /// Multiplies every connection count (1: the 10k / 1k / 19,800).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Multiplies every duration.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    #[command(flatten)]
+    common: Common,
+    /// The taskhub binary [default: `taskhub` next to this binary].
+    #[arg(long)]
+    taskhub_bin: Option<PathBuf>,
+    /// An extra flag for `taskhub serve` (repeatable).
+    #[arg(long = "taskhub-arg", allow_hyphen_values = true)]
+    taskhub_args: Vec<String>,
+    /// Directory holding the peers (seed-fastapi/, nchan/, pushpin/).
+    #[arg(long, default_value = "../shared/peers")]
+    peers_dir: PathBuf,
+    /// For TaskHub's database and log.
+    #[arg(long, default_value = "/tmp/taskhub-bench")]
+    scratch: PathBuf,
+    /// TaskHub listens here, the seed on +1, nchan +2, pushpin +3 (its origin +13).
+    #[arg(long, default_value_t = 18000)]
+    base_port: u16,
+    /// Also write the tables (Markdown) to this file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Also write the latency plot (SVG) to this file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Also write the results (JSON) to this file.
+    #[arg(long)]
+    json_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Subscriber worker processes (more are used when one would exceed 15,000 sockets)
+    /// [default: the number of cores].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Connections per source address (127.0.x.1, .2, …).
+    #[arg(long, default_value_t = 25_000)]
+    per_source: usize,
+    /// Print the results as JSON on stdout instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// The server's protocol: taskhub, nchan, pushpin, seed.
+    #[arg(long)]
+    target: Kind,
+    /// Port of its usual local URLs (pushpin publishes on 5561).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// The SSE stream URL [default: the usual one for --target on --port].
+    #[arg(long)]
+    url: Option<String>,
+    /// The publish URL [default: the usual one for --target on --port].
+    #[arg(long)]
+    publish_url: Option<String>,
+    /// SSE connections.
+    #[arg(long, default_value_t = 100)]
+    subscribers: usize,
+    /// Events per second, all publishers together.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Publish as fast as subscribers keep up: at most this many events ahead of the
+    /// slowest one (overrides --rate).
+    #[arg(long)]
+    window: Option<u64>,
+    /// Publish as fast as the server acknowledges (overrides --rate).
+    #[arg(long)]
+    open: bool,
+    /// Do not publish: hold the connections for --duration and read memory.
+    #[arg(long)]
+    no_publish: bool,
+    /// Seconds of publishing (or of holding, with --no-publish).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Stop after this many events per publisher (even before --duration).
+    #[arg(long)]
+    events: Option<u64>,
+    /// Concurrent publishers (each one request at a time).
+    #[arg(long, default_value_t = 1)]
+    publishers: usize,
+    /// Events per publish request (taskhub and pushpin take up to 1000).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Bytes of padding in each event.
+    #[arg(long, default_value_t = 0)]
+    pad: usize,
+    /// Fraction of subscribers that never read.
+    #[arg(long, default_value_t = 0.0)]
+    stall_fraction: f64,
+    /// New connections per second.
+    #[arg(long, default_value_t = 2000.0)]
+    connect_rate: f64,
+    /// Seconds to wait for deliveries after publishing ends.
+    #[arg(long, default_value_t = 20.0)]
+    drain: f64,
+    /// A server process id to read CPU and memory from (repeatable; children included).
+    #[arg(long = "pid")]
+    pids: Vec<u32>,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Worker => worker::run_stdio().context("worker failed"),
+        Command::Suite(args) => runtime()?.block_on(suite(args)),
+        Command::Load(args) => runtime()?.block_on(load(args)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+}
+
+fn workers(common: &Common) -> usize {
+    common
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+}
+
+async fn suite(args: SuiteArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot locate this binary")?;
+    let taskhub_bin = match args.taskhub_bin {
+        Some(path) => path,
+        None => exe.with_file_name("taskhub"),
+    };
+    let config = SuiteConfig {
+        servers: args.servers,
+        scenarios: args.scenarios,
+        size: Size {
+            scale: args.scale,
+            time_scale: args.time_scale,
+            workers: workers(&args.common),
+            per_source: args.common.per_source,
+        },
+        setup: ServerSetup {
+            taskhub_bin,
+            taskhub_args: args.taskhub_args,
+            peers_dir: args.peers_dir,
+            scratch: args.scratch,
+            base_port: args.base_port,
+        },
+        exe,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        quiet: args.common.quiet,
+    };
+    let result = suite::run(&config).await;
+    let tables = report::markdown(&result);
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, &tables).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        match plot::latency_svg(&result) {
+            Some(svg) => {
+                std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?
+            }
+            None => eprintln!("no latencies measured: no plot written"),
+        }
+    }
+    let json = serde_json::to_string_pretty(&result)?;
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.common.json {
+        println!("{json}");
+    } else {
+        println!("{tables}");
+    }
+    Ok(())
+}
+
+async fn load(args: LoadArgs) -> anyhow::Result<()> {
+    if !(0.0..1.0).contains(&args.stall_fraction) {
+        bail!("--stall-fraction must be in [0, 1)");
+    }
+    let mut target = Target::local(args.target, args.port);
+    if let Some(url) = args.url {
+        target.subscribe = url;
+    }
+    if let Some(url) = args.publish_url {
+        target.publish = url;
+    }
+    let pace = match (args.open, args.window) {
+        (true, _) => Pace::Open,
+        (false, Some(window)) => Pace::Window(window),
+        (false, None) => Pace::Rate(args.rate),
+    };
+    let duration = Duration::from_secs_f64(args.duration.max(0.0));
+    let publish = (!args.no_publish).then(|| PublishPlan {
+        publishers: args.publishers,
+        pace,
+        batch: args.batch,
+        duration,
+        pad: args.pad,
+        request_timeout: Duration::from_secs(30),
+        max_events: args.events,
+    });
+    let spec = RunSpec {
+        subscribers: args.subscribers,
+        workers: workers(&args.common),
+        per_source: args.common.per_source,
+        source_net: 0,
+        connect_rate: args.connect_rate,
+        connect_in_flight: 256,
+        retries: 2,
+        stall_fraction: args.stall_fraction,
+        stall_recv_buffer: 4096,
+        settle: Duration::from_secs(1),
+        hold: if args.no_publish {
+            duration
+        } else {
+            Duration::ZERO
+        },
+        publish,
+        drain_timeout: Duration::from_secs_f64(args.drain.max(0.0)),
+    };
+    let config = LoadConfig {
+        target,
+        spec,
+        pids: args.pids,
+        exe: std::env::current_exe().context("cannot locate this binary")?,
+        quiet: args.common.quiet,
+    };
+    let outcome = load::run(&config).await?;
+    if args.common.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!("{}", load::table(&config, &outcome));
+        for e in &outcome.errors {
+            println!("client saw: {e}");
+        }
+        if let Some(e) = &outcome.publish_error {
+            println!("publish error: {e}");
+        }
+    }
+    Ok(())
+}
