@@ -46,3 +46,20 @@ if ! cmp -s tests/python/requirements.txt "$py/.installed-requirements.txt" 2>/d
     --target "$py" -r tests/python/requirements.txt
   cp tests/python/requirements.txt "$py/.installed-requirements.txt"
 fi
+
+# schemathesis (the OpenAPI conformance test) in its own virtualenv, on the newest Python
+# here: 3.11's AST module trips over Hypothesis in schemathesis's coverage phase.
+st=.test-deps/schemathesis
+st_version=4.32.5
+if [ "$(cat "$st/.installed-version" 2>/dev/null)" != "$st_version" ]; then
+  python=python3
+  for candidate in python3.13 python3.12 /root/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.12*/bin/python3; do
+    # pyenv's shims exist for versions it will not run: ask the interpreter itself.
+    if "$candidate" -c '' >/dev/null 2>&1; then python=$candidate; break; fi
+  done
+  echo "test-deps: schemathesis $st_version into $st ($("$python" --version))" >&2
+  rm -rf "$st"
+  "$python" -m venv "$st"
+  "$st/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$st_version"
+  echo "$st_version" > "$st/.installed-version"
+fi

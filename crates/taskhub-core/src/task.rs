@@ -91,10 +91,13 @@ impl Default for TaskStatus {
 
 /// A task as the API returns it and as task events carry it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "42"))]
     pub id: TaskId,
     pub title: String,
     pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[a-z0-9_-]{1,64}$", example = "todo"))]
     pub status: TaskStatus,
     pub created_at: String,
     pub updated_at: String,

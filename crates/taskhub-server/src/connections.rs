@@ -15,7 +15,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, warn};
+
+use crate::request_id;
 
 /// Per-connection limits.
 #[derive(Clone, Copy, Debug)]
@@ -64,7 +66,15 @@ pub(crate) async fn serve(
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request)
+            let (id, span) = request_id::start(&request);
+            let response = router.clone().oneshot(request);
+            async move {
+                let mut response = response.await?;
+                debug!(status = response.status().as_u16(), "answered");
+                response.headers_mut().insert(request_id::REQUEST_ID, id);
+                Ok::<_, std::convert::Infallible>(response)
+            }
+            .instrument(span)
         });
         let connection = http.serve_connection(TokioIo::new(tcp), service);
         let connection = graceful.watch(connection);

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use taskhub_core::EventFrame;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 
+use crate::metrics::METRICS;
+
 #[derive(Debug)]
 pub(crate) struct Hub {
     /// Sender side of the live ring. `send` never blocks; it only fails when nobody
@@ -42,6 +44,7 @@ impl Hub {
 
     /// Called by the store's writer for each committed frame, in id order.
     pub(crate) fn publish(&self, frame: Arc<EventFrame>) {
+        METRICS.events_published.inc();
         let _ = self.live.send(frame);
     }
 

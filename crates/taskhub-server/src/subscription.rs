@@ -29,9 +29,12 @@ use tracing::{debug, warn};
 
 use crate::SlowClientPolicy;
 use crate::auth::Access;
+use crate::metrics::METRICS;
 
 /// Events read from the store per query while catching up.
 const REPLAY_PAGE: usize = 256;
+/// Deliveries a stream counts locally before adding them to the shared metric.
+const DELIVERIES_PER_FLUSH: u64 = 64;
 
 /// Everything a stream needs to know about its subscriber.
 #[derive(Debug)]
@@ -81,6 +84,9 @@ pub(crate) struct Subscription {
     /// When the subscriber's credentials expire and the stream must end.
     expires: Option<Instant>,
     shutdown: CancellationToken,
+    /// Events queued for this subscriber and not yet added to the shared metric: a plain
+    /// field, so delivery costs no atomic write per event.
+    delivered: u64,
     /// Held for the stream's life: its drop frees a `--max-clients` slot.
     _permit: OwnedSemaphorePermit,
 }
@@ -105,7 +111,13 @@ impl Subscription {
         let mut ready = VecDeque::from([preamble]);
         if let (Some(raw), Phase::Live { .. }) = (&request.last_event_id, phase) {
             ready.push_back(frame::reset(raw, request.typed));
+            METRICS.resets.inc();
         }
+        if phase == Phase::CatchingUp {
+            METRICS.replays.inc();
+        }
+        METRICS.streams_opened.inc();
+        METRICS.streams_open.inc();
         let expires = request.access.expires_at.map(|at| {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
             Instant::now() + left
@@ -122,6 +134,7 @@ impl Subscription {
             lost_from: None,
             ready,
             shutdown,
+            delivered: 0,
             _permit: permit,
         }
     }
@@ -185,11 +198,13 @@ impl Subscription {
                 }
                 self.ready
                     .push_back(frame::reset(requested, self.request.typed));
+                METRICS.resets.inc();
                 self.phase = Phase::Live { fresh: false };
             }
             Err(e) => {
                 // The client reconnects with its last id and resumes once the store is back.
                 warn!(error = %e, "replay failed; ending the stream");
+                METRICS.store_errors.inc();
                 self.phase = Phase::Ended;
             }
         }
@@ -203,20 +218,25 @@ impl Subscription {
                     let last = EventId::new(frame.id().get() - 1);
                     self.ready
                         .push_back(frame::gap(first, last, self.request.typed));
+                    METRICS.gaps.inc();
                 }
                 self.phase = Phase::Live { fresh: false };
                 self.take(&frame);
             }
             Err(RecvError::Lagged(_)) if fresh => self.phase = Phase::CatchingUp,
-            Err(RecvError::Lagged(missed)) => match self.settings.policy {
-                SlowClientPolicy::Disconnect => {
-                    debug!(missed, "slow subscriber disconnected");
-                    self.phase = Phase::Ended;
+            Err(RecvError::Lagged(missed)) => {
+                METRICS.lagged_events.add(missed);
+                match self.settings.policy {
+                    SlowClientPolicy::Disconnect => {
+                        debug!(missed, "slow subscriber disconnected");
+                        METRICS.slow_client_disconnects.inc();
+                        self.phase = Phase::Ended;
+                    }
+                    SlowClientPolicy::DropOldest => {
+                        self.lost_from.get_or_insert(self.cursor.next());
+                    }
                 }
-                SlowClientPolicy::DropOldest => {
-                    self.lost_from.get_or_insert(self.cursor.next());
-                }
-            },
+            }
             Err(RecvError::Closed) => self.phase = Phase::Ended,
         }
     }
@@ -229,7 +249,19 @@ impl Subscription {
             && request.access.may_see(frame)
         {
             self.ready.push_back(frame.bytes(request.typed));
+            self.delivered += 1;
+            if self.delivered == DELIVERIES_PER_FLUSH {
+                METRICS.events_delivered.add(self.delivered);
+                self.delivered = 0;
+            }
         }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        METRICS.events_delivered.add(self.delivered);
+        METRICS.streams_open.dec();
     }
 }
 

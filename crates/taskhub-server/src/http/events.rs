@@ -7,15 +7,18 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use taskhub_core::{EventType, Filter, Topic};
 use taskhub_store::NewEvent;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::fields::Fields;
 use super::json_body::JsonBody;
+use super::openapi::{Problem, PublishBody, Published};
 use super::problem::ApiError;
 use crate::auth::Caller;
+use crate::metrics::METRICS;
 use crate::rate_limit::{ConnectAllowed, WriteAllowed};
 use crate::subscription::{self, Subscription};
 
@@ -24,6 +27,18 @@ const MAX_BATCH: usize = 1000;
 
 /// `POST /events`: one event object or an array of them, all or nothing. Answers 202
 /// only once the events are committed.
+#[utoipa::path(post, path = "/events", tag = "events", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    request_body(content = PublishBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Committed; the ids assigned", body = Published),
+        (status = 400, description = "Malformed JSON or query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body arrived too slowly", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over --max-body-bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (named in `field`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn publish(
     _: WriteAllowed,
     State(state): State<AppState>,
@@ -49,14 +64,11 @@ pub(crate) async fn publish(
     for event in &events {
         caller.check_publish(event.topic.as_ref())?;
     }
+    let started = std::time::Instant::now();
     let ids = state.store.publish(events).await?;
-    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-    let answer = if batch {
-        json!({ "ids": ids })
-    } else {
-        json!({ "id": ids.first() })
-    };
-    Ok((StatusCode::ACCEPTED, Json(answer)))
+    METRICS.publish_duration.observe(started.elapsed());
+    let ids = ids.iter().map(ToString::to_string).collect();
+    Ok((StatusCode::ACCEPTED, Json(Published::new(ids, batch))))
 }
 
 fn parse_event(value: &Value, path: String, max_data: usize) -> Result<NewEvent, ApiError> {
@@ -94,15 +106,36 @@ fn parse_event(value: &Value, path: String, max_data: usize) -> Result<NewEvent,
 }
 
 /// The query parameters of `GET /events/stream`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StreamParams {
+    /// Only these event types, comma-separated; a trailing `*` is a prefix match.
+    #[param(example = "task_updated,deploy.*")]
     types: Option<String>,
+    /// Only these topics, comma-separated; a trailing `*` is a prefix match.
+    #[param(example = "tasks/42,deploys/*")]
     topics: Option<String>,
+    /// Resume after this id (the `Last-Event-ID` header wins when both are given).
     last_event_id: Option<String>,
+    /// `false` leaves out the `event:` lines, so `onmessage` receives everything.
+    #[param(value_type = Option<bool>)]
     typed: Option<String>,
+    /// A JWT, for clients that cannot set headers (browsers' EventSource).
+    #[param(value_type = Option<String>)]
+    #[serde(rename = "access_token")]
+    _access_token: Option<serde::de::IgnoredAny>,
 }
 
 /// `GET /events/stream`: replay after the client's last id, then live events.
+#[utoipa::path(get, path = "/events/stream", tag = "events", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    params(StreamParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this id")),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Malformed JSON or query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn stream(
     _: ConnectAllowed,
     State(state): State<AppState>,
@@ -141,9 +174,12 @@ pub(crate) async fn stream(
 
     let access = caller.check_subscribe(&filter)?;
     let config = &state.config;
-    let permit = state.hub.admit().ok_or(ApiError::TooManyStreams {
-        limit: config.max_clients,
-        retry_after: config.retry,
+    let permit = state.hub.admit().ok_or_else(|| {
+        METRICS.streams_rejected.inc();
+        ApiError::TooManyStreams {
+            limit: config.max_clients,
+            retry_after: config.retry,
+        }
     })?;
     let request = subscription::Request {
         filter,

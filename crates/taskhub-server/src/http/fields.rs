@@ -75,7 +75,7 @@ impl<'a> Fields<'a> {
 
     pub(crate) fn optional_bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
         match self.object.get(key) {
-            None | Some(Value::Null) => Ok(None),
+            None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(_) => Err(ApiError::invalid(self.name(key), "must be true or false")),
         }

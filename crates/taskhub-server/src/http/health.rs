@@ -5,12 +5,19 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::openapi::{Problem, Status};
 use super::problem::ApiError;
 
+/// The process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = Status)))]
 pub(crate) async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// The store can commit a write.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready", body = Status), (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await?;
     Ok(Json(json!({ "status": "ready", "store": "ok" })))

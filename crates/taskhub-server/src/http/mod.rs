@@ -7,6 +7,8 @@ mod fields;
 mod head_limit;
 mod health;
 mod json_body;
+mod metrics;
+mod openapi;
 mod problem;
 mod tasks;
 
@@ -53,6 +55,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/assets/{file}", get(board::asset))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(openapi::document))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed);
     let head_limit = state.config.max_header_bytes;

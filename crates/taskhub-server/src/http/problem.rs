@@ -138,6 +138,9 @@ impl IntoResponse for ApiError {
             Self::BadParameter { param, .. } => drop(body.insert("parameter".into(), json!(param))),
             _ => {}
         }
+        if let Self::StoreUnavailable(_) = self {
+            crate::metrics::METRICS.store_errors.inc();
+        }
         if status.is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }

@@ -10,10 +10,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use taskhub_core::{Task, TaskId, TaskStatus};
 use taskhub_store::{NewTask, TaskPatch};
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::fields::Fields;
 use super::json_body::JsonBody;
+use super::openapi::{NewTaskInput, Problem, Status, TaskPatchInput};
 use super::problem::ApiError;
 use crate::auth::Caller;
 use crate::rate_limit::WriteAllowed;
@@ -23,6 +25,18 @@ const MAX_TITLE_CHARS: usize = 500;
 /// Longest description, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 10_000;
 
+#[utoipa::path(post, path = "/tasks", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    request_body(content = NewTaskInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created, with its `task_created` event", body = Task),
+        (status = 400, description = "Malformed JSON or query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body arrived too slowly", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over --max-body-bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (named in `field`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn create(
     _: WriteAllowed,
     State(state): State<AppState>,
@@ -53,11 +67,21 @@ pub(crate) async fn create(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
+    /// Only tasks with this status.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
     status: Option<String>,
 }
 
+#[utoipa::path(get, path = "/tasks", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "The tasks, oldest first", body = Vec<Task>),
+        (status = 400, description = "Malformed JSON or query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _caller: Caller,
@@ -78,6 +102,13 @@ pub(crate) async fn list(
     Ok(Json(state.store.list_tasks(status).await?))
 }
 
+#[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    params(("id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task", body = Task),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     _caller: Caller,
@@ -92,6 +123,20 @@ pub(crate) async fn get(
         .ok_or_else(|| not_found(&id))
 }
 
+#[utoipa::path(patch, path = "/tasks/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    params(("id" = String, Path, description = "The task's id")),
+    request_body(content = TaskPatchInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Updated, with its `task_updated` event", body = Task),
+        (status = 400, description = "Malformed JSON or query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body arrived too slowly", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over --max-body-bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (named in `field`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn update(
     _: WriteAllowed,
     State(state): State<AppState>,
@@ -117,6 +162,15 @@ pub(crate) async fn update(
     task.map(Json).ok_or_else(|| not_found(&id))
 }
 
+#[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    params(("id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 204, description = "Deleted, with its `task_deleted` event"),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn delete(
     _: WriteAllowed,
     State(state): State<AppState>,
@@ -131,13 +185,26 @@ pub(crate) async fn delete(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SetStatusParams {
+    /// The new status.
+    #[param(required = true, pattern = "^[a-z0-9_-]{1,64}$")]
     new_status: Option<String>,
 }
 
 /// The seed's `PUT /tasks/status/{task_id}?new_status=X`, answering as the seed did, but
 /// with 404 for a task that does not exist.
+#[utoipa::path(put, path = "/tasks/status/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    params(("id" = String, Path, description = "The task's id"), SetStatusParams),
+    responses(
+        (status = 200, description = "Updated, with its `task_updated` event", body = Status),
+        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (named in `field`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn set_status(
     _: WriteAllowed,
     State(state): State<AppState>,
