@@ -51,6 +51,8 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Largest request head (request line and headers) accepted.
     pub max_header_bytes: usize,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate and key.
+    pub tls: Option<crate::TlsFiles>,
 }
 
 impl Default for Config {
@@ -76,6 +78,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
+            tls: None,
         }
     }
 }

@@ -1,18 +1,28 @@
-//! The accept loop: one task per TCP connection, each serving HTTP/1.1 with the limits
-//! that keep a hostile or broken client from holding resources.
+//! The accept loop: one task per TCP connection, each serving HTTP/1.1 or HTTP/2, over
+//! TLS when a certificate is configured, with the limits that keep a hostile or broken
+//! client from holding resources.
 //!
 //! We own this loop (rather than `axum::serve`) for what axum does not expose: a deadline
-//! on reading request headers (slowloris), a cap on header size, TCP_NODELAY on every
-//! socket, the peer address for every request, and a drain with a deadline.
+//! on the TLS handshake and on reading request headers (slowloris), a cap on header size,
+//! TCP_NODELAY on every socket, the peer address and a request id for every request, and
+//! a drain with a deadline.
+//!
+//! Protocols: hyper-util's `auto` builder looks at a connection's first bytes and serves
+//! HTTP/2 if they are its preface, HTTP/1.1 otherwise. Over TLS, ALPN offers `h2` first,
+//! so browsers multiplex every event stream to the origin on one connection; in plain
+//! text HTTP/1.1 is what clients speak, and HTTP/2 with prior knowledge (h2c) works too.
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tracing::{Instrument, debug, warn};
@@ -22,28 +32,37 @@ use crate::request_id;
 /// Per-connection limits.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ConnectionLimits {
-    /// Time a client has to send a request's headers once it started one, or to start
-    /// one on an idle keep-alive connection.
+    /// Time a client has to finish the TLS handshake, to send a request's headers once it
+    /// started one, or to start one on an idle keep-alive connection.
     pub(crate) header_read_timeout: Duration,
     /// Largest request head (request line and headers); more is answered 431.
     pub(crate) max_header_bytes: usize,
 }
 
+/// A connection's byte stream: plain TCP or TLS over it.
+trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
+
 /// Serves `router` on `listener` until `stop` is cancelled, then waits for open
-/// connections to finish, at most `grace`.
+/// connections to finish, at most `grace`. With `tls`, every connection is TLS.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     stop: CancellationToken,
     grace: Duration,
 ) {
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         // Room for heads a little over the limit, so that `http::head_limit` answers them
         // with a problem+json body; hyper refuses larger ones by itself.
         .max_buf_size(limits.max_header_bytes.saturating_mul(2).max(16 * 1024));
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
 
     loop {
@@ -76,10 +95,16 @@ pub(crate) async fn serve(
             }
             .instrument(span)
         });
-        let connection = http.serve_connection(TokioIo::new(tcp), service);
-        let connection = graceful.watch(connection);
+        let http = http.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        // The handshake runs in the connection's task, never in the accept loop.
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let Some(transport) = handshake(tcp, tls, limits.header_read_timeout).await else {
+                return;
+            };
+            let connection = http.serve_connection(TokioIo::new(transport), service);
+            if let Err(e) = watcher.watch(connection.into_owned()).await {
                 debug!(error = %e, %peer, "connection ended with an error");
             }
         });
@@ -89,5 +114,28 @@ pub(crate) async fn serve(
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(grace) => warn!("grace period over; closing the remaining connections"),
+    }
+}
+
+/// The connection's byte stream once TLS (if any) is established; `None` if the
+/// handshake failed or took longer than `deadline`.
+async fn handshake(
+    tcp: TcpStream,
+    tls: Option<TlsAcceptor>,
+    deadline: Duration,
+) -> Option<Box<dyn Transport>> {
+    let Some(tls) = tls else {
+        return Some(Box::new(tcp));
+    };
+    match tokio::time::timeout(deadline, tls.accept(tcp)).await {
+        Ok(Ok(stream)) => Some(Box::new(stream)),
+        Ok(Err(e)) => {
+            debug!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            debug!("TLS handshake timed out");
+            None
+        }
     }
 }

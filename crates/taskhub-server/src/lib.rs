@@ -25,6 +25,7 @@ mod request_id;
 mod server;
 mod shutdown;
 mod subscription;
+mod tls;
 
 pub use auth::{JwtConfig, JwtConfigError};
 pub use client_addr::TrustedProxies;
@@ -32,3 +33,4 @@ pub use config::{Config, SlowClientPolicy};
 pub use http::{BadOrigin, CorsOrigins};
 pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;
+pub use tls::{TlsError, TlsFiles};

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use taskhub_store::{Store, StoreError, StoreOptions};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -21,6 +23,7 @@ use crate::connections::{self, ConnectionLimits};
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::rate_limit::{Limits, RateLimiter};
+use crate::tls::{self, TlsError};
 use crate::{Config, JwtConfigError};
 
 /// Why the server could not start.
@@ -36,6 +39,8 @@ pub enum StartError {
     Jwt(#[from] JwtConfigError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -48,6 +53,8 @@ pub enum StartError {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    /// Set when serving HTTPS (`--tls-cert`).
+    tls: Option<Arc<ServerConfig>>,
 }
 
 /// How many read-only SQLite connections replay and task queries share.
@@ -56,6 +63,7 @@ const STORE_READERS: usize = 4;
 impl Server {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let verifier = config.jwt.verifier()?;
+        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         if verifier.is_none() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
             return Err(StartError::UnauthenticatedExposure(config.addr));
         }
@@ -87,7 +95,11 @@ impl Server {
             limits,
             shutdown: CancellationToken::new(),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            tls,
+        })
     }
 
     /// The address actually bound (the real port when asked for port 0).
@@ -97,12 +109,17 @@ impl Server {
 
     /// Serves until `shutdown` completes, then drains within the grace period.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let Self { listener, state } = self;
+        let Self {
+            listener,
+            state,
+            tls,
+        } = self;
         let config = Arc::clone(&state.config);
         let stop = state.shutdown.clone();
         let store = state.store.clone();
         if let Ok(addr) = listener.local_addr() {
-            info!(%addr, database = %config.database_url, "listening");
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            info!(%addr, scheme, database = %config.database_url, "listening");
         }
         if state.verifier.is_none() {
             warn!("authentication is off (no --jwt-secret): every local client is trusted");
@@ -115,6 +132,7 @@ impl Server {
             listener,
             http::router(state),
             limits,
+            tls.map(TlsAcceptor::from),
             stop.clone(),
             config.shutdown_grace,
         ));

@@ -10,7 +10,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, ListenOptions, PublishOptions};
 use taskhub_server::{
-    Config, CorsOrigins, JwtConfig, Server, SlowClientPolicy, TrustedProxies, shutdown_signal,
+    Config, CorsOrigins, JwtConfig, Server, SlowClientPolicy, TlsFiles, TrustedProxies,
+    shutdown_signal,
 };
 use taskhub_store::DatabaseUrl;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +28,7 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server on its embedded SQLite store.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print each event's envelope as one JSON line; reconnect and resume after any drop.
     Listen(ListenArgs),
     /// Publish one event and print the server's answer.
@@ -144,6 +145,12 @@ struct ServeArgs {
     /// Largest request head (request line and headers), in bytes; at least 8192.
     #[arg(long, env = "TASKHUB_MAX_HEADER_BYTES", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(8192..=1_048_576))]
     max_header_bytes: u64,
+    /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
+    #[arg(long, env = "TASKHUB_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TASKHUB_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Log format.
     #[arg(long, env = "TASKHUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -164,7 +171,7 @@ enum LogFormat {
 impl Cli {
     pub(crate) async fn run(self) -> anyhow::Result<()> {
         match self.command {
-            Command::Serve(args) => args.run().await,
+            Command::Serve(args) => (*args).run().await,
             Command::Listen(args) => args.run().await,
             Command::Publish(args) => args.run().await,
         }
@@ -208,6 +215,10 @@ impl ServeArgs {
             body_timeout: Duration::from_secs(self.body_timeout_secs),
             header_read_timeout: Duration::from_secs(self.header_timeout_secs),
             max_header_bytes: usize::try_from(self.max_header_bytes)?,
+            tls: self
+                .tls_cert
+                .zip(self.tls_key)
+                .map(|(cert, key)| TlsFiles { cert, key }),
         };
         let server = Server::bind(config)
             .await

@@ -21,3 +21,4 @@ mod slow_clients;
 mod store_failures;
 mod stream;
 mod tasks;
+mod tls_http2;
