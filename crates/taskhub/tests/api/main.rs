@@ -13,6 +13,7 @@ mod errors;
 mod library_clients;
 mod lifecycle;
 mod limits;
+mod nginx;
 mod observability;
 mod openapi;
 mod publish;
