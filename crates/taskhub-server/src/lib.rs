@@ -17,6 +17,8 @@ mod auth;
 mod client_addr;
 mod config;
 mod connections;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod http;
 mod hub;
 mod metrics;

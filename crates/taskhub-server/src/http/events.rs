@@ -45,8 +45,23 @@ pub(crate) async fn publish(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let max_data = state.config.max_event_bytes;
-    let (events, batch) = match &body {
+    let (events, batch) = parse_publish_body(&body, state.config.max_event_bytes)?;
+    for event in &events {
+        caller.check_publish(event.topic.as_ref())?;
+    }
+    let started = std::time::Instant::now();
+    let ids = state.store.publish(events).await?;
+    METRICS.publish_duration.observe(started.elapsed());
+    let ids = ids.iter().map(ToString::to_string).collect();
+    Ok((StatusCode::ACCEPTED, Json(Published::new(ids, batch))))
+}
+
+/// A publish body: one event object (`batch` false) or an array of 1 to 1000.
+pub(crate) fn parse_publish_body(
+    body: &Value,
+    max_data: usize,
+) -> Result<(Vec<NewEvent>, bool), ApiError> {
+    match body {
         Value::Array(items) => {
             if items.is_empty() || items.len() > MAX_BATCH {
                 let detail = format!("a batch holds 1 to {MAX_BATCH} events, got {}", items.len());
@@ -57,18 +72,10 @@ pub(crate) async fn publish(
                 .enumerate()
                 .map(|(i, item)| parse_event(item, format!("[{i}]."), max_data))
                 .collect::<Result<Vec<_>, _>>()?;
-            (events, true)
+            Ok((events, true))
         }
-        single => (vec![parse_event(single, String::new(), max_data)?], false),
-    };
-    for event in &events {
-        caller.check_publish(event.topic.as_ref())?;
+        single => Ok((vec![parse_event(single, String::new(), max_data)?], false)),
     }
-    let started = std::time::Instant::now();
-    let ids = state.store.publish(events).await?;
-    METRICS.publish_duration.observe(started.elapsed());
-    let ids = ids.iter().map(ToString::to_string).collect();
-    Ok((StatusCode::ACCEPTED, Json(Published::new(ids, batch))))
 }
 
 fn parse_event(value: &Value, path: String, max_data: usize) -> Result<NewEvent, ApiError> {

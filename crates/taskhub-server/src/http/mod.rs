@@ -2,7 +2,7 @@
 
 mod board;
 mod cors;
-mod events;
+pub(crate) mod events;
 mod fields;
 mod head_limit;
 mod health;
@@ -10,7 +10,7 @@ mod json_body;
 mod metrics;
 mod openapi;
 mod problem;
-mod tasks;
+pub(crate) mod tasks;
 
 use std::sync::Arc;
 

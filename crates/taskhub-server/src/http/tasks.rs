@@ -44,21 +44,7 @@ pub(crate) async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.check_task_write(None)?;
-    let fields = Fields::new(&body, String::new(), &["title", "description", "status"])?;
-    let task = NewTask {
-        title: title(fields.required_str("title")?)?,
-        description: fields
-            .nullable_str("description")?
-            .flatten()
-            .map(description)
-            .transpose()?,
-        status: fields
-            .optional_str("status")?
-            .map(|s| status("status", s))
-            .transpose()?
-            .unwrap_or_default(),
-    };
-    let task = state.store.create_task(task).await?;
+    let task = state.store.create_task(parse_new_task(&body)?).await?;
     let location = format!("/tasks/{}", task.id);
     Ok((
         StatusCode::CREATED,
@@ -146,19 +132,10 @@ pub(crate) async fn update(
 ) -> Result<Json<Task>, ApiError> {
     let task_id = task_id(&id)?;
     caller.check_task_write(Some(task_id))?;
-    let fields = Fields::new(&body, String::new(), &["title", "description", "status"])?;
-    let patch = TaskPatch {
-        title: fields.optional_str("title")?.map(title).transpose()?,
-        description: fields
-            .nullable_str("description")?
-            .map(|d| d.map(description).transpose())
-            .transpose()?,
-        status: fields
-            .optional_str("status")?
-            .map(|s| status("status", s))
-            .transpose()?,
-    };
-    let task = state.store.update_task(task_id, patch).await?;
+    let task = state
+        .store
+        .update_task(task_id, parse_task_patch(&body)?)
+        .await?;
     task.map(Json).ok_or_else(|| not_found(&id))
 }
 
@@ -226,6 +203,40 @@ pub(crate) async fn set_status(
         Some(_) => Ok(Json(json!({ "status": "updated" }))),
         None => Err(not_found(&id)),
     }
+}
+
+/// A `POST /tasks` body.
+pub(crate) fn parse_new_task(body: &Value) -> Result<NewTask, ApiError> {
+    let fields = Fields::new(body, String::new(), &["title", "description", "status"])?;
+    Ok(NewTask {
+        title: title(fields.required_str("title")?)?,
+        description: fields
+            .nullable_str("description")?
+            .flatten()
+            .map(description)
+            .transpose()?,
+        status: fields
+            .optional_str("status")?
+            .map(|s| status("status", s))
+            .transpose()?
+            .unwrap_or_default(),
+    })
+}
+
+/// A `PATCH /tasks/{id}` body.
+pub(crate) fn parse_task_patch(body: &Value) -> Result<TaskPatch, ApiError> {
+    let fields = Fields::new(body, String::new(), &["title", "description", "status"])?;
+    Ok(TaskPatch {
+        title: fields.optional_str("title")?.map(title).transpose()?,
+        description: fields
+            .nullable_str("description")?
+            .map(|d| d.map(description).transpose())
+            .transpose()?,
+        status: fields
+            .optional_str("status")?
+            .map(|s| status("status", s))
+            .transpose()?,
+    })
 }
 
 /// An id that is not one this store issues names no task: 404, like an unknown one.

@@ -1,0 +1,46 @@
+//! Entry points for the fuzz targets in `fuzz/`, compiled only with the `fuzzing`
+//! feature: the parsers that face untrusted bytes, each returning whether it accepted.
+
+use std::sync::LazyLock;
+
+use serde_json::Value;
+use taskhub_store::NewEvent;
+
+use crate::auth::{JwtConfig, Verifier};
+use crate::http::{events, tasks};
+
+/// `POST /events`: the events a body would publish, if it is accepted.
+pub fn publish_body(body: &[u8]) -> Option<Vec<NewEvent>> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    events::parse_publish_body(&value, 65_536)
+        .ok()
+        .map(|(events, _)| events)
+}
+
+/// `POST /tasks` and `PATCH /tasks/{id}` bodies.
+pub fn task_bodies(body: &[u8]) -> (bool, bool) {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return (false, false);
+    };
+    (
+        tasks::parse_new_task(&value).is_ok(),
+        tasks::parse_task_patch(&value).is_ok(),
+    )
+}
+
+/// The secret the JWT target's verifier uses.
+pub const JWT_SECRET: &str = "fuzzing-secret-of-at-least-32-bytes";
+
+/// A token as `Authorization: Bearer` would carry it: whether it verifies.
+pub fn jwt(token: &str) -> bool {
+    static VERIFIER: LazyLock<Option<Verifier>> = LazyLock::new(|| {
+        let config = JwtConfig {
+            secret: Some(JWT_SECRET.into()),
+            ..JwtConfig::default()
+        };
+        config.verifier().ok().flatten()
+    });
+    VERIFIER
+        .as_ref()
+        .is_some_and(|verifier| verifier.verify(token.to_owned()).is_ok())
+}
