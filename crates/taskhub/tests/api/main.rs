@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod clients;
+mod deploy;
 mod errors;
 mod library_clients;
 mod lifecycle;
