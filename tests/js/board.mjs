@@ -82,6 +82,22 @@ run(async () => {
     const bob = await openBoard(browser);
     report('both boards live');
 
+    // Every control has an accessible name, and the connection state is announced.
+    const labelled = await api('POST', '/tasks', { title: 'Check the labels' });
+    const labelledCard = alice.locator(`li.task[data-task-id="${labelled.id}"]`);
+    await labelledCard.getByRole('button', { name: 'Edit “Check the labels”' }).click();
+    const unnamed = await alice.evaluate(() =>
+      [...document.querySelectorAll('input, select, textarea, button')]
+        .filter((control) => !control.closest('[hidden]'))
+        .filter((control) => !(control.labels?.length || control.getAttribute('aria-label') || control.textContent.trim()))
+        .map((control) => control.outerHTML),
+    );
+    check(unnamed.length === 0, `controls without a name: ${unnamed.join(', ')}`);
+    check((await alice.getAttribute('#connection', 'role')) === 'status', 'the state is a live region');
+    await labelledCard.getByRole('button', { name: 'Cancel' }).click();
+    await api('DELETE', `/tasks/${labelled.id}`);
+    await card(bob, 'Check the labels').waitFor({ state: 'detached' });
+
     // Alice adds a task through the form; Bob sees it.
     await alice.fill('#new-title', 'Write the release notes');
     await alice.fill('#new-description', 'Everything that changed since 1.4.1');
