@@ -33,6 +33,27 @@ enum Command {
     Listen(ListenArgs),
     /// Publish one event and print the server's answer.
     Publish(PublishArgs),
+    /// Mint an HS256 token for a server started with --jwt-secret.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// The server's --jwt-secret.
+    #[arg(long, env = "TASKHUB_JWT_SECRET", hide_env_values = true)]
+    secret: String,
+    /// Topic selectors the token may subscribe to (private events), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    subscribe: Vec<String>,
+    /// Topic selectors the token may publish to, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    publish: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    ttl_secs: u64,
+    /// The `sub` claim (who the token is for), if any.
+    #[arg(long)]
+    subject: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +195,7 @@ impl Cli {
             Command::Serve(args) => (*args).run().await,
             Command::Listen(args) => args.run().await,
             Command::Publish(args) => args.run().await,
+            Command::Token(args) => args.run(),
         }
     }
 }
@@ -260,6 +282,28 @@ impl PublishArgs {
         };
         let answer = taskhub_client::publish(&options).await?;
         println!("{answer}");
+        Ok(())
+    }
+}
+
+impl TokenArgs {
+    fn run(self) -> anyhow::Result<()> {
+        let expires = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs()
+            + self.ttl_secs;
+        let mut claims = serde_json::json!({
+            "exp": expires,
+            "taskhub": { "subscribe": self.subscribe, "publish": self.publish },
+        });
+        if let Some(subject) = self.subject {
+            claims["sub"] = subject.into();
+        }
+        let key = jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes());
+        println!(
+            "{}",
+            jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key)?
+        );
         Ok(())
     }
 }

@@ -397,6 +397,33 @@ async fn task_writes_need_publish_on_the_task_topic() {
 }
 
 #[tokio::test]
+async fn taskhub_token_mints_what_the_server_accepts() {
+    let app = authed_app().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
+        .args([
+            "token",
+            "--secret",
+            SECRET,
+            "--subscribe",
+            "tasks/*",
+            "--publish",
+            "news/*,tasks/*",
+        ])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    let minted = String::from_utf8(output.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_owned();
+    let event = json!({"event": "a", "data": 1, "topic": "news/1"});
+    assert_eq!(publish_as(&app, &minted, event).await.status(), 202);
+    let denied = json!({"event": "a", "data": 1, "topic": "other/1"});
+    problem(publish_as(&app, &minted, denied).await, 403).await;
+    let _ = subscribe_as(&app, &minted, "?topics=tasks/1").await;
+}
+
+#[tokio::test]
 async fn a_stream_ends_when_its_token_expires() {
     let app = authed_app().await;
     let short = token(json!({"exp": now() + 2, "taskhub": {"subscribe": ["*"]}}));
