@@ -148,6 +148,11 @@ impl Fleet {
         Ok(Self { workers, shared })
     }
 
+    /// The worker processes' ids (for their CPU time).
+    pub fn pids(&self) -> Vec<u32> {
+        self.workers.iter().filter_map(|w| w.child.id()).collect()
+    }
+
     /// All workers' counters together.
     pub fn progress(&self) -> Progress {
         let all = self

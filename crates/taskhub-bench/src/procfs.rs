@@ -64,6 +64,14 @@ pub fn sample(pids: &[u32]) -> Sample {
     sample
 }
 
+/// The machine's 1-minute load average (other work competing for the cores).
+pub fn load_average() -> f64 {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Clock ticks per second (`getconf CLK_TCK`; 100 on every Linux we know).
 pub fn ticks_per_sec() -> u64 {
     std::process::Command::new("getconf")

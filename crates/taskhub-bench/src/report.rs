@@ -30,6 +30,11 @@ pub fn markdown(result: &SuiteResult) -> String {
                 let _ = writeln!(out, "- {} {}: skipped: {reason}", run.server, run.step);
             }
             if let Some(o) = &run.outcome {
+                let _ = writeln!(
+                    out,
+                    "- {} {}: machine load average {:.1} before, {:.1} after",
+                    run.server, run.step, o.load_before, o.load_after
+                );
                 for e in &o.errors {
                     let _ = writeln!(out, "- {} {}: client saw: {e}", run.server, run.step);
                 }
@@ -69,8 +74,8 @@ fn label(run: &RunResult) -> String {
 /// Subscribers, deliveries, correctness, latency and cost.
 pub fn delivery_table(rows: &[(String, &Outcome)]) -> String {
     let mut out = String::from(
-        "| server | connected | published | delivered | lost | late | dup | reordered | deliveries/s | slowest 1 s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server CPU s | CPU µs/delivery | RSS MiB (peak) |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| server | connected | published | delivered | lost | late | dup | reordered | deliveries/s | slowest 1 s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server CPU s | CPU µs/delivery | load generator CPU s | RSS MiB (peak) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (label, o) in rows {
         let stalled = if o.stalled > 0 {
@@ -80,7 +85,7 @@ pub fn delivery_table(rows: &[(String, &Outcome)]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {label} | {}/{}{stalled} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} ({:.0}) |",
+            "| {label} | {}/{}{stalled} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.1} | {:.0} ({:.0}) |",
             o.connected,
             o.subscribers,
             int(o.published),
@@ -98,6 +103,7 @@ pub fn delivery_table(rows: &[(String, &Outcome)]) -> String {
             ms(o.latency.max_ms),
             o.server_cpu_secs,
             o.cpu_us_per_event,
+            o.client_cpu_secs,
             mib(o.rss_loaded_kib),
             mib(o.rss_peak_kib),
         );
@@ -213,7 +219,7 @@ pub fn bars(result: &SuiteResult) -> Vec<Bar> {
         (Some(a), Some(b)) if f(b) > 0.0 => Some(f(a) / f(b)),
         _ => None,
     };
-    let per_sec = |o: &Outcome| o.deliveries_per_sec;
+    let per_sec = |o: &Outcome| o.deliveries_per_sec.round();
     let cpu = |o: &Outcome| o.cpu_us_per_event;
     let vs_nchan = ratio(burst(Kind::Taskhub), burst(Kind::Nchan), per_sec);
     bars.push(Bar {
@@ -258,7 +264,7 @@ pub fn bars(result: &SuiteResult) -> Vec<Bar> {
     let idle = th(Name::Idle);
     bars.push(Bar {
         name: "idle: all connected",
-        wanted: "19,800 of 19,800".into(),
+        wanted: "all of them".into(),
         measured: idle.map_or("-".into(), |o| {
             format!(
                 "{} of {}",
@@ -346,6 +352,11 @@ fn ratio_text(
     unit: &str,
 ) -> String {
     match (ratio, a, b) {
+        (Some(r), Some(a), Some(b)) if unit == "/s" => format!(
+            "{r:.2}× ({}{unit} vs {}{unit})",
+            int(f(a) as u64),
+            int(f(b) as u64)
+        ),
         (Some(r), Some(a), Some(b)) => format!("{r:.2}× ({:.2}{unit} vs {:.2}{unit})", f(a), f(b)),
         _ => "-".into(),
     }

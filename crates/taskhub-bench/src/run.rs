@@ -91,6 +91,9 @@ pub struct Outcome {
     pub server_cpu_secs: f64,
     /// That CPU time per delivered event (per acknowledged event without subscribers).
     pub cpu_us_per_event: f64,
+    /// The load generator's subscriber workers' CPU time over the same window (they
+    /// share the machine's cores with the server).
+    pub client_cpu_secs: f64,
     pub rss_idle_kib: u64,
     pub rss_loaded_kib: u64,
     pub rss_peak_kib: u64,
@@ -101,6 +104,9 @@ pub struct Outcome {
     pub rss_series: Vec<(f64, u64)>,
     pub window_secs: f64,
     pub server_processes: usize,
+    /// The machine's 1-minute load average before connecting and at the end.
+    pub load_before: f64,
+    pub load_after: f64,
     pub errors: Vec<String>,
 }
 
@@ -113,6 +119,7 @@ pub async fn measure(
     line: &mut ProgressLine,
 ) -> Result<Outcome, BenchError> {
     let ticks = procfs::ticks_per_sec() as f64;
+    let load_before = procfs::load_average();
     let idle = procfs::sample(&pids());
     let fleet = if spec.subscribers > 0 {
         let plan = FleetPlan {
@@ -143,6 +150,7 @@ pub async fn measure(
         rss_idle_kib: idle.rss_kib,
         rss_loaded_kib: loaded.rss_kib,
         rss_peak_kib: loaded.rss_kib,
+        load_before,
         ..Outcome::default()
     };
     if let Some(fleet) = &fleet {
@@ -171,6 +179,7 @@ pub async fn measure(
         }
     };
     let end = procfs::sample(&server);
+    outcome.load_after = procfs::load_average();
     outcome.rss_end_kib = end.rss_kib;
     outcome.rss_peak_kib = outcome.rss_peak_kib.max(end.rss_kib);
     let sent = publish
@@ -266,6 +275,8 @@ async fn publish_and_drain(
     });
     let start = Instant::now();
     let cpu_start = procfs::sample(server).cpu_ticks;
+    let client_pids = fleet.map(Fleet::pids).unwrap_or_default();
+    let client_start = procfs::sample(&client_pids).cpu_ticks;
     let delivered_watch = fleet.map(Fleet::min_delivered);
     let publishing = publisher::publish(target, plan, delivered_watch);
     tokio::pin!(publishing);
@@ -325,6 +336,10 @@ async fn publish_and_drain(
         }
     }
     sample_rss(&mut series, &mut peak);
+    let client_ticks = procfs::sample(&client_pids)
+        .cpu_ticks
+        .saturating_sub(client_start);
+    outcome.client_cpu_secs = client_ticks as f64 / procfs::ticks_per_sec() as f64;
     outcome.rss_peak_kib = peak;
     outcome.rss_series = series;
     outcome.window_secs = start.elapsed().as_secs_f64();

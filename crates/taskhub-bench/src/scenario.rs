@@ -143,11 +143,13 @@ impl Scenario {
                 let subs = n(10_000);
                 Self {
                     name,
-                    title: format!("{subs} subscribers × 100 events/s, one channel"),
+                    title: format!(
+                        "{subs} subscribers × 100 events/s, one channel (10 publishers)"
+                    ),
                     steps: vec![Step {
                         label: "",
                         spec: RunSpec {
-                            publish: Some(plan(4, Pace::Rate(100.0), 1, 20.0, 0)),
+                            publish: Some(plan(10, Pace::Rate(100.0), 1, 20.0, 0)),
                             ..base(subs)
                         },
                     }],
@@ -157,10 +159,7 @@ impl Scenario {
                 let subs = n(1_000);
                 Self {
                     name,
-                    title: format!(
-                        "{subs} subscribers, publishing as fast as they keep up (8 publishers, \
-                         ≤ 512 events ahead of the slowest subscriber)"
-                    ),
+                    title: format!("{subs} subscribers, publishing as fast as they keep up"),
                     steps: vec![Step {
                         label: "",
                         spec: RunSpec {
@@ -189,7 +188,7 @@ impl Scenario {
                 let subs = n(1_000);
                 let spec = |stall_fraction| RunSpec {
                     stall_fraction,
-                    publish: Some(plan(2, Pace::Rate(100.0), 1, 30.0, 4096)),
+                    publish: Some(plan(10, Pace::Rate(100.0), 1, 30.0, 4096)),
                     drain_timeout: secs(10.0),
                     ..base(subs)
                 };
@@ -219,9 +218,7 @@ impl Scenario {
                 };
                 Self {
                     name,
-                    title: "32 concurrent publishers, no subscribers (TaskHub: durable, \
-                            acknowledged after fsync; the peers keep events in memory)"
-                        .into(),
+                    title: "32 concurrent publishers, no subscribers".into(),
                     steps: vec![
                         Step {
                             label: "single",
