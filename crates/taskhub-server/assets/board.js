@@ -26,6 +26,8 @@ const board = {
   lastEventId: null,
   /** Events that arrived while a snapshot loads, or null when none is loading. */
   held: null,
+  /** A reset or gap came while a snapshot was loading: load another once it is done. */
+  reloadAgain: false,
   /** Task ids whose edit form is open: their cards are not redrawn under the user. */
   editing: new Set(),
   source: null,
@@ -109,8 +111,12 @@ function onTaskEvent(message) {
 
 /** Loads the whole list; events arriving meanwhile are applied on top, in order. */
 async function loadSnapshot() {
-  if (board.held !== null) return;
+  if (board.held !== null) {
+    board.reloadAgain = true;
+    return;
+  }
   board.held = [];
+  board.reloadAgain = false;
   $('#board').setAttribute('aria-busy', 'true');
   try {
     const tasks = await api('GET', '/tasks');
@@ -122,8 +128,11 @@ async function loadSnapshot() {
     if (board.source && board.source.readyState === EventSource.OPEN) {
       showConnection('live', 'Live');
     }
+    if (board.reloadAgain) loadSnapshot();
   } catch (error) {
+    // Start over: the next connection loads a fresh snapshot.
     board.held = null;
+    board.lastEventId = null;
     showProblem(`Cannot load the tasks: ${error.message}`);
     board.source.close();
     scheduleRetry();
