@@ -78,10 +78,30 @@ function connect() {
       showConnection('reconnecting', 'Connection lost; reconnecting…');
       return;
     }
-    // The server answered with an error status: EventSource will not try again.
+    // The server answered with an error status: EventSource will not try again, and
+    // does not say which. Ask the API: a 401 means the user must sign in first.
     source.close();
-    scheduleRetry();
+    needsCredentials().then((needed) => {
+      if (needed) {
+        showConnection('offline', 'Sign in to connect');
+      } else {
+        scheduleRetry();
+      }
+    });
   };
+}
+
+/** Whether the server refuses us for want of credentials (shows the sign-in form). */
+async function needsCredentials() {
+  try {
+    const response = await fetch('/tasks', { method: 'HEAD', credentials: 'same-origin' });
+    if (response.status !== 401) return false;
+    $('#sign-in').hidden = false;
+    $('#token').focus();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function scheduleRetry() {

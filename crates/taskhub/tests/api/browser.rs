@@ -44,3 +44,19 @@ async fn the_board_retries_after_a_503_and_loses_nothing() {
     script.answer(&json!({}));
     script.finish().await;
 }
+
+#[tokio::test]
+async fn the_board_asks_for_a_token_when_the_server_needs_one() {
+    const SECRET: &str = "a-board-test-secret-of-32-bytes-or-more";
+    let app = spawn_app_with(&["--jwt-secret", SECRET]).await;
+    let minted = std::process::Command::new(env!("CARGO_BIN_EXE_taskhub"))
+        .args(["token", "--secret", SECRET])
+        .args(["--subscribe", "tasks/*", "--publish", "tasks/*"])
+        .output()
+        .expect("taskhub token runs");
+    assert!(minted.status.success(), "{minted:?}");
+    let token = String::from_utf8(minted.stdout).expect("UTF-8");
+    Script::node("board_sign_in.mjs", &[&app.address, token.trim()])
+        .finish()
+        .await;
+}
