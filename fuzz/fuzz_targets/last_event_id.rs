@@ -2,8 +2,8 @@
 //! echoes a bad one is a clean frame.
 #![no_main]
 
-#[path = "wire.rs"]
-mod wire;
+#[path = "../../crates/taskhub-core/tests/support/wire_check.rs"]
+mod wire_check;
 
 use libfuzzer_sys::fuzz_target;
 use taskhub_core::EventId;
@@ -13,5 +13,5 @@ fuzz_target!(|id: &str| {
     if let Ok(parsed) = id.parse::<EventId>() {
         assert_eq!(parsed.to_string(), id, "only the canonical form parses");
     }
-    wire::assert_clean(&reset(id, true));
+    wire_check::assert_clean(&reset(id, true));
 });

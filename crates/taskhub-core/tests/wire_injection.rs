@@ -2,6 +2,9 @@
 //! Whatever the event type, topic, data or resume id, every line on the wire is one of
 //! the fields TaskHub means to write, and there is no `\r` at all.
 
+#[path = "support/wire_check.rs"]
+mod wire_check;
+
 use proptest::prelude::*;
 use serde_json::Value;
 use taskhub_core::frame::{envelope_json, gap, preamble, reset};
@@ -18,25 +21,6 @@ fn hostile() -> impl Strategy<Value = String> {
         0..40,
     )
     .prop_map(String::from_iter)
-}
-
-/// Asserts every line is a field TaskHub writes, with nothing smuggled in.
-fn assert_clean(wire: &[u8]) {
-    let text = std::str::from_utf8(wire).expect("UTF-8 on the wire");
-    assert!(
-        !text.contains('\r'),
-        "a carriage return on the wire: {text:?}"
-    );
-    for line in text.split('\n') {
-        let known = line.is_empty()
-            || ["id: ", "event: ", "data: ", "retry: ", ": "]
-                .iter()
-                .any(|field| line.starts_with(field));
-        assert!(known, "unexpected line {line:?} in {text:?}");
-        if let Some(data) = line.strip_prefix("data: ") {
-            serde_json::from_str::<Value>(data).expect("each data line is a whole JSON value");
-        }
-    }
 }
 
 proptest! {
@@ -57,10 +41,10 @@ proptest! {
         let id = EventId::new(7);
         let envelope = envelope_json(id, &event_type, topic.as_ref(), &data, Timestamp::now());
         let frame = EventFrame::new(id, event_type, topic, false, &envelope);
-        assert_clean(&frame.bytes(typed));
-        assert_clean(&reset(&resume_id, typed));
-        assert_clean(&preamble(3000, &resume_id, typed));
-        assert_clean(&gap(EventId::new(1), EventId::new(2), typed));
+        wire_check::assert_clean(&frame.bytes(typed));
+        wire_check::assert_clean(&reset(&resume_id, typed));
+        wire_check::assert_clean(&preamble(3000, &resume_id, typed));
+        wire_check::assert_clean(&gap(EventId::new(1), EventId::new(2), typed));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::fields::Fields;
 use super::json_body::JsonBody;
-use super::openapi::{Problem, PublishBody, Published};
+use super::openapi::{PublishBody, Published, StreamErrors, WriteErrors};
 use super::problem::ApiError;
 use crate::auth::Caller;
 use crate::metrics::METRICS;
@@ -30,15 +30,7 @@ const MAX_BATCH: usize = 1000;
 #[utoipa::path(post, path = "/events", tag = "events", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
     request_body(content = PublishBody, content_type = "application/json"),
     responses(
-        (status = 202, description = "Committed; the ids assigned", body = Published),
-        (status = 400, description = "Malformed JSON or query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over --max-body-bytes", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid (named in `field`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        (status = 202, description = "Committed; the ids assigned", body = Published), WriteErrors))]
 pub(crate) async fn publish(
     _: WriteAllowed,
     State(state): State<AppState>,
@@ -137,12 +129,7 @@ pub(crate) struct StreamParams {
 #[utoipa::path(get, path = "/events/stream", tag = "events", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
     params(StreamParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this id")),
     responses(
-        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Malformed JSON or query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String), StreamErrors))]
 pub(crate) async fn stream(
     _: ConnectAllowed,
     State(state): State<AppState>,

@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::openapi::{Problem, Status};
+use super::openapi::{ReadyErrors, Status};
 use super::problem::ApiError;
 
 /// The process answers.
@@ -17,7 +17,7 @@ pub(crate) async fn live() -> Json<Value> {
 
 /// The store can commit a write.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Ready", body = Status), (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Ready", body = Status), ReadyErrors))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await?;
     Ok(Json(json!({ "status": "ready", "store": "ok" })))

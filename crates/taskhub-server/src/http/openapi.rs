@@ -3,14 +3,16 @@
 //! handlers accept. (The handlers read bodies field by field, to name the faulty field in
 //! errors, so these types describe the bodies rather than parse them.)
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
 use taskhub_core::Task;
 use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Ref, RefOr};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::{events, health, tasks};
 
@@ -114,6 +116,58 @@ pub(crate) struct TaskPatchInput {
     #[serde(default)]
     #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     status: String,
+}
+
+/// The error responses of each kind of operation, all `application/problem+json`.
+macro_rules! problem_responses {
+    ($($name:ident: $($status:literal),+;)+) => {$(
+        pub(crate) struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                problems(&[$($status),+])
+            }
+        }
+    )+};
+}
+
+problem_responses! {
+    WriteErrors: 400, 401, 403, 408, 413, 422, 429, 503;
+    PatchErrors: 400, 401, 403, 404, 408, 413, 422, 429, 503;
+    StreamErrors: 400, 401, 403, 429, 503;
+    ListErrors: 400, 401, 503;
+    ReadErrors: 401, 404, 503;
+    DeleteErrors: 401, 403, 404, 429, 503;
+    StatusErrors: 401, 403, 404, 422, 429, 503;
+    ReadyErrors: 503;
+}
+
+/// What each error status means, wherever it appears.
+fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
+    statuses
+        .iter()
+        .map(|status| {
+            let description = match status {
+                400 => "Malformed JSON or query parameter (named in `parameter`)",
+                401 => "No or bad credentials",
+                403 => "The credentials do not cover the topic",
+                404 => "No such task",
+                408 => "The body arrived too slowly",
+                413 => "The body is over --max-body-bytes",
+                422 => "A field is invalid (named in `field`)",
+                429 => "Rate limited: see Retry-After",
+                _ => "Store unavailable, or at the stream limit: see Retry-After",
+            };
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", content)
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
 }
 
 /// An error, as every endpoint reports it (RFC 9457 `application/problem+json`).

@@ -15,7 +15,10 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::fields::Fields;
 use super::json_body::JsonBody;
-use super::openapi::{NewTaskInput, Problem, Status, TaskPatchInput};
+use super::openapi::{
+    DeleteErrors, ListErrors, NewTaskInput, PatchErrors, ReadErrors, Status, StatusErrors,
+    TaskPatchInput, WriteErrors,
+};
 use super::problem::ApiError;
 use crate::auth::Caller;
 use crate::rate_limit::WriteAllowed;
@@ -28,15 +31,7 @@ const MAX_DESCRIPTION_CHARS: usize = 10_000;
 #[utoipa::path(post, path = "/tasks", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
     request_body(content = NewTaskInput, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created, with its `task_created` event", body = Task),
-        (status = 400, description = "Malformed JSON or query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over --max-body-bytes", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid (named in `field`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        (status = 201, description = "Created, with its `task_created` event", body = Task), WriteErrors))]
 pub(crate) async fn create(
     _: WriteAllowed,
     State(state): State<AppState>,
@@ -64,10 +59,7 @@ pub(crate) struct ListParams {
 #[utoipa::path(get, path = "/tasks", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
     params(ListParams),
     responses(
-        (status = 200, description = "The tasks, oldest first", body = Vec<Task>),
-        (status = 400, description = "Malformed JSON or query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        (status = 200, description = "The tasks, oldest first", body = Vec<Task>), ListErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _caller: Caller,
@@ -91,10 +83,7 @@ pub(crate) async fn list(
 #[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
     params(("id" = String, Path, description = "The task's id")),
     responses(
-        (status = 200, description = "The task", body = Task),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        (status = 200, description = "The task", body = Task), ReadErrors))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     _caller: Caller,
@@ -113,16 +102,7 @@ pub(crate) async fn get(
     params(("id" = String, Path, description = "The task's id")),
     request_body(content = TaskPatchInput, content_type = "application/json"),
     responses(
-        (status = 200, description = "Updated, with its `task_updated` event", body = Task),
-        (status = 400, description = "Malformed JSON or query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over --max-body-bytes", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid (named in `field`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        (status = 200, description = "Updated, with its `task_updated` event", body = Task), PatchErrors))]
 pub(crate) async fn update(
     _: WriteAllowed,
     State(state): State<AppState>,
@@ -142,12 +122,7 @@ pub(crate) async fn update(
 #[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
     params(("id" = String, Path, description = "The task's id")),
     responses(
-        (status = 204, description = "Deleted, with its `task_deleted` event"),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        (status = 204, description = "Deleted, with its `task_deleted` event"), DeleteErrors))]
 pub(crate) async fn delete(
     _: WriteAllowed,
     State(state): State<AppState>,
@@ -175,13 +150,7 @@ pub(crate) struct SetStatusParams {
 #[utoipa::path(put, path = "/tasks/status/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
     params(("id" = String, Path, description = "The task's id"), SetStatusParams),
     responses(
-        (status = 200, description = "Updated, with its `task_updated` event", body = Status),
-        (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Credentials do not cover the topic", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid (named in `field`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Store unavailable or stream limit reached (see Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        (status = 200, description = "Updated, with its `task_updated` event", body = Status), StatusErrors))]
 pub(crate) async fn set_status(
     _: WriteAllowed,
     State(state): State<AppState>,
