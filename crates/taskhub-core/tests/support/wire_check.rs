@@ -3,7 +3,7 @@
 
 /// Every line is a field TaskHub writes, each `data:` line a whole JSON value, and there
 /// is no carriage return anywhere.
-pub fn assert_clean(wire: &[u8]) {
+pub(crate) fn assert_clean(wire: &[u8]) {
     let text = std::str::from_utf8(wire).expect("UTF-8 on the wire");
     assert!(
         !text.contains('\r'),
