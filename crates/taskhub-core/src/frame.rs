@@ -112,24 +112,46 @@ pub fn envelope_json(
     data: &RawValue,
     timestamp: Timestamp,
 ) -> String {
+    envelope_with_id(id, &envelope_tail(event_type, topic, data, timestamp))
+}
+
+/// The envelope without its leading `{"id":"…",`: everything but the id, for a log that
+/// stores an event before (or apart from) the id it gets. [`envelope_with_id`] completes
+/// it into exactly what [`envelope_json`] builds.
+pub fn envelope_tail(
+    event_type: &EventType,
+    topic: Option<&Topic>,
+    data: &RawValue,
+    timestamp: Timestamp,
+) -> String {
     #[derive(Serialize)]
-    struct Envelope<'a> {
-        id: String,
+    struct Tail<'a> {
         event: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         topic: Option<&'a str>,
         data: &'a RawValue,
         timestamp: String,
     }
-    let envelope = Envelope {
-        id: id.to_string(),
+    let tail = Tail {
         event: event_type.as_str(),
         topic: topic.map(Topic::as_str),
         data,
         timestamp: timestamp.to_string(),
     };
-    // Serialising borrowed strings and a `Value` into a `String` cannot fail.
-    serde_json::to_string(&envelope).unwrap_or_default()
+    // Serialising borrowed strings and raw JSON into a `String` cannot fail.
+    let mut json = serde_json::to_string(&tail).unwrap_or_default();
+    json.remove(0);
+    json
+}
+
+/// `{"id":"<id>",` followed by an [`envelope_tail`].
+pub fn envelope_with_id(id: EventId, tail: &str) -> String {
+    let mut json = String::with_capacity(tail.len() + 32);
+    json.push_str("{\"id\":\"");
+    json.push_str(&id.to_string());
+    json.push_str("\",");
+    json.push_str(tail);
+    json
 }
 
 /// The stream's first block: `retry: <ms>`, then the `connected` event (no `id:`).
@@ -239,6 +261,33 @@ mod tests {
         assert_eq!(
             reset,
             "event: reset\ndata: {\"reason\":\"history_unavailable\",\"last_event_id\":\"9\\nid: 1\"}\n\n"
+        );
+    }
+
+    #[test]
+    fn tail_and_id_rebuild_the_same_envelope() {
+        let event_type = EventType::parse("note").expect("valid");
+        let data = serde_json::value::to_raw_value(&serde_json::json!({"a": [1, "x"]}))
+            .expect("serialisable");
+        let at = Timestamp::from_unix_millis(1_795_521_600_123);
+        for topic in [None, Some(Topic::parse("t/1").expect("valid"))] {
+            let tail = envelope_tail(&event_type, topic.as_ref(), &data, at);
+            let rebuilt = envelope_with_id(EventId::new(42), &tail);
+            let value: Value = serde_json::from_str(&rebuilt).expect("JSON");
+            assert_eq!(value["id"], "42");
+            assert_eq!(value["event"], "note");
+            assert_eq!(
+                rebuilt,
+                envelope_json(EventId::new(42), &event_type, topic.as_ref(), &data, at)
+            );
+        }
+        assert_eq!(
+            envelope_with_id(
+                EventId::new(7),
+                &envelope_tail(&event_type, None, &data, at)
+            ),
+            "{\"id\":\"7\",\"event\":\"note\",\"data\":{\"a\":[1,\"x\"]},\
+             \"timestamp\":\"2026-11-24T12:00:00.123Z\"}"
         );
     }
 }

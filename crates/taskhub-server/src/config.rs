@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use taskhub_store::DatabaseUrl;
+use taskhub_cluster::{RedisUrl, StoreUrl};
 
 use crate::{CorsOrigins, JwtConfig, TrustedProxies};
 
@@ -22,7 +22,10 @@ pub enum SlowClientPolicy {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub addr: SocketAddr,
-    pub database_url: DatabaseUrl,
+    /// Where tasks (and, with SQLite, events) live.
+    pub database_url: StoreUrl,
+    /// Cluster mode: the Redis whose stream carries the events (tasks then need PostgreSQL).
+    pub redis_url: Option<RedisUrl>,
     /// Serve on a non-loopback address with authentication off.
     pub allow_unauthenticated: bool,
     /// Token verification; no key means authentication is off.
@@ -59,7 +62,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            database_url: DatabaseUrl::default(),
+            database_url: StoreUrl::default(),
+            redis_url: None,
             allow_unauthenticated: false,
             jwt: JwtConfig::default(),
             cors_origins: CorsOrigins::default(),

@@ -14,6 +14,7 @@
 //! See `ARCHITECTURE.md` at the repository root for the path of one event.
 
 mod auth;
+mod backend;
 mod client_addr;
 mod config;
 mod connections;
@@ -35,4 +36,5 @@ pub use config::{Config, SlowClientPolicy};
 pub use http::{BadOrigin, CorsOrigins};
 pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;
+pub use taskhub_cluster::{ParseStoreUrlError, RedisUrl, StoreUrl};
 pub use tls::{TlsError, TlsFiles};

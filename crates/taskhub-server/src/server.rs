@@ -12,13 +12,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use taskhub_store::{Store, StoreError, StoreOptions};
+use taskhub_cluster::{ClusterError, PgTasks, RedisLog, StoreUrl};
+use taskhub_store::{CommitSink, Store, StoreError, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::backend::{EventLog, TaskStore};
 use crate::connections::{self, ConnectionLimits};
 use crate::http::{self, AppState};
 use crate::hub::Hub;
@@ -39,6 +41,19 @@ pub enum StartError {
     Jwt(#[from] JwtConfigError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot start in cluster mode: {0}")]
+    Cluster(#[from] ClusterError),
+    #[error(
+        "--redis-url puts the events in Redis, but the tasks would stay in this node's SQLite \
+         file ({0}), which other nodes cannot see, and a task change and its event could not \
+         commit together. In cluster mode use a postgres:// --database-url"
+    )]
+    RedisWithSqlite(String),
+    #[error(
+        "a postgres:// --database-url is cluster mode, which keeps the events in Redis: \
+         add --redis-url (or use a sqlite:// database for a single node)"
+    )]
+    PostgresWithoutRedis,
     #[error("{0}")]
     Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
@@ -68,15 +83,35 @@ impl Server {
             return Err(StartError::UnauthenticatedExposure(config.addr));
         }
         let hub = Arc::new(Hub::new(config.client_buffer, config.max_clients));
-        let sink = {
+        let sink: CommitSink = {
             let hub = Arc::clone(&hub);
             Box::new(move |frame| hub.publish(frame))
         };
-        let options = StoreOptions {
-            history_size: config.history_size,
-            readers: STORE_READERS,
+        let (events, tasks) = match (&config.database_url, &config.redis_url) {
+            (StoreUrl::Sqlite(url), None) => {
+                let options = StoreOptions {
+                    history_size: config.history_size,
+                    readers: STORE_READERS,
+                };
+                let store = Store::open(url, options, sink)?;
+                (EventLog::Sqlite(store.clone()), TaskStore::Sqlite(store))
+            }
+            (StoreUrl::Postgres(postgres), Some(redis)) => {
+                let log = RedisLog::connect(redis, config.history_size, sink).await?;
+                let tasks = match PgTasks::connect(postgres, log.clone()).await {
+                    Ok(tasks) => tasks,
+                    Err(e) => {
+                        log.close().await;
+                        return Err(e.into());
+                    }
+                };
+                (EventLog::Redis(log), TaskStore::Postgres(tasks))
+            }
+            (StoreUrl::Sqlite(url), Some(_)) => {
+                return Err(StartError::RedisWithSqlite(url.to_string()));
+            }
+            (StoreUrl::Postgres(_), None) => return Err(StartError::PostgresWithoutRedis),
         };
-        let store = Store::open(&config.database_url, options, sink)?;
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| StartError::Bind {
@@ -89,7 +124,8 @@ impl Server {
         });
         let state = AppState {
             config: Arc::new(config),
-            store,
+            events,
+            tasks,
             hub,
             verifier,
             limits,
@@ -116,10 +152,15 @@ impl Server {
         } = self;
         let config = Arc::clone(&state.config);
         let stop = state.shutdown.clone();
-        let store = state.store.clone();
+        let (events, tasks) = (state.events.clone(), state.tasks.clone());
         if let Ok(addr) = listener.local_addr() {
             let scheme = if tls.is_some() { "https" } else { "http" };
-            info!(%addr, scheme, database = %config.database_url, "listening");
+            match &config.redis_url {
+                None => info!(%addr, scheme, database = %config.database_url, "listening"),
+                Some(redis) => {
+                    info!(%addr, scheme, database = %config.database_url, %redis, "listening (cluster mode)");
+                }
+            }
         }
         if state.verifier.is_none() {
             warn!("authentication is off (no --jwt-secret): every local client is trusted");
@@ -143,7 +184,8 @@ impl Server {
         if let Err(e) = serving.await {
             warn!(error = %e, "the accept loop panicked");
         }
-        store.close().await;
+        tasks.close().await;
+        events.close().await;
         info!("stopped");
     }
 }

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use taskhub_core::frame::{self, KEEPALIVE};
 use taskhub_core::{EventFrame, EventId, Filter};
-use taskhub_store::{Replay, Store};
+use taskhub_store::Replay;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
@@ -29,6 +29,7 @@ use tracing::{debug, warn};
 
 use crate::SlowClientPolicy;
 use crate::auth::Access;
+use crate::backend::EventLog;
 use crate::metrics::METRICS;
 
 /// Events read from the store per query while catching up.
@@ -70,7 +71,7 @@ enum Phase {
 pub(crate) struct Subscription {
     request: Request,
     settings: Settings,
-    store: Store,
+    events: EventLog,
     live: broadcast::Receiver<Arc<EventFrame>>,
     phase: Phase,
     /// The last event id taken from the store or the ring, delivered or filtered out.
@@ -95,7 +96,7 @@ impl Subscription {
     pub(crate) fn new(
         request: Request,
         settings: Settings,
-        store: Store,
+        events: EventLog,
         live: broadcast::Receiver<Arc<EventFrame>>,
         client_id: &str,
         shutdown: CancellationToken,
@@ -127,7 +128,7 @@ impl Subscription {
             expires,
             request,
             settings,
-            store,
+            events,
             live,
             phase,
             cursor,
@@ -180,7 +181,7 @@ impl Subscription {
 
     /// Reads one page of history into `ready`.
     async fn catch_up(&mut self) {
-        match self.store.replay(self.cursor, REPLAY_PAGE).await {
+        match self.events.replay(self.cursor, REPLAY_PAGE).await {
             Ok(Replay::Events(frames)) => {
                 if frames.len() < REPLAY_PAGE {
                     self.phase = Phase::Live { fresh: true };

@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use database_url::{DatabaseUrl, ParseDatabaseUrlError};
 pub use error::StoreError;
 pub use reader::Replay;
-pub use tasks::{NewTask, TaskPatch};
+pub use tasks::{NewTask, TaskPatch, event as task_event};
 
 use reader::ReadPool;
 use writer::{TaskCommand, Write, WriteOp};
@@ -75,8 +75,9 @@ impl Store {
         options: StoreOptions,
         sink: CommitSink,
     ) -> Result<Self, StoreError> {
+        let lock = schema::lock_exclusive(url)?;
         let connection = schema::open_writer(url)?;
-        let writes = writer::spawn(connection, options.history_size, sink)?;
+        let writes = writer::spawn(connection, lock, options.history_size, sink)?;
         let reads = Arc::new(ReadPool::new(url.clone(), options.readers));
         Ok(Self { writes, reads })
     }

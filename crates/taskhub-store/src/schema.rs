@@ -35,6 +35,37 @@ const MIGRATIONS: &[&str] = &[r"
 /// How long a connection waits on a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Takes an exclusive lock on `<database>.lock`, or explains why another server holds it.
+///
+/// Each server keeps the last event id in memory and owns the only writer, so two servers
+/// on one file would hand out the same ids. The lock is the kernel's (`flock`): it is
+/// released when the process ends, even by SIGKILL.
+pub(crate) fn lock_exclusive(url: &DatabaseUrl) -> Result<std::fs::File, StoreError> {
+    let mut path = url.path().as_os_str().to_owned();
+    path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            StoreError::Unavailable(format!("cannot open {}: {e}", path.to_string_lossy()))
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+            "another TaskHub server is already using {}: several servers cannot share one \
+             SQLite file (each would hand out the same event ids). To run several nodes, \
+             use --redis-url and a postgres:// --database-url (see docs/cluster.md)",
+            url.path().display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Unavailable(format!(
+            "cannot lock {}: {e}",
+            path.to_string_lossy()
+        ))),
+    }
+}
+
 /// Opens the writer's connection: creates the file, turns on WAL and migrates.
 pub(crate) fn open_writer(url: &DatabaseUrl) -> Result<Connection, StoreError> {
     let mut conn = Connection::open(url.path())?;

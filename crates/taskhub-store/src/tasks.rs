@@ -109,7 +109,7 @@ pub(crate) fn delete(conn: &Connection, id: TaskId) -> Result<Option<Task>, Stor
 
 /// The event a task change records: topic `tasks/{id}`, data with the seed's `task_id` and
 /// `status` fields plus the whole task.
-pub(crate) fn event(event_type: EventType, task: &Task) -> Result<NewEvent, StoreError> {
+pub fn event(event_type: EventType, task: &Task) -> Result<NewEvent, StoreError> {
     Ok(NewEvent {
         event_type,
         topic: Some(Topic::for_task(task.id)),

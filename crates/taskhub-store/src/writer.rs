@@ -98,6 +98,9 @@ impl Staged {
 
 struct Writer {
     conn: Connection,
+    /// The exclusive lock on the database's lock file (`schema::lock_exclusive`), held as
+    /// long as this thread writes, so a second server on the same file is refused.
+    _lock: std::fs::File,
     history_size: u64,
     /// The last id committed. Only this thread reads or writes it.
     last_id: EventId,
@@ -106,6 +109,7 @@ struct Writer {
 
 pub(crate) fn spawn(
     conn: Connection,
+    lock: std::fs::File,
     history_size: u64,
     sink: CommitSink,
 ) -> Result<mpsc::Sender<WriteOp>, StoreError> {
@@ -113,6 +117,7 @@ pub(crate) fn spawn(
         conn.query_row("SELECT last_event_id FROM event_log", [], |row| row.get(0))?;
     let mut writer = Writer {
         conn,
+        _lock: lock,
         history_size: history_size.max(1),
         last_id: EventId::new(last_id),
         sink,

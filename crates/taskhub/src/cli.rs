@@ -10,10 +10,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, ListenOptions, PublishOptions};
 use taskhub_server::{
-    Config, CorsOrigins, JwtConfig, Server, SlowClientPolicy, TlsFiles, TrustedProxies,
-    shutdown_signal,
+    Config, CorsOrigins, JwtConfig, RedisUrl, Server, SlowClientPolicy, StoreUrl, TlsFiles,
+    TrustedProxies, shutdown_signal,
 };
-use taskhub_store::DatabaseUrl;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -99,13 +98,18 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "TASKHUB_ADDR", default_value = "127.0.0.1:8000")]
     addr: SocketAddr,
-    /// Where events and tasks are stored: `sqlite://FILE`.
+    /// Where tasks (and events, on one node) are stored: `sqlite://FILE`, or `postgres://…`
+    /// in cluster mode (with --redis-url).
     #[arg(
         long,
         env = "TASKHUB_DATABASE_URL",
         default_value = "sqlite://taskhub.db"
     )]
-    database_url: DatabaseUrl,
+    database_url: StoreUrl,
+    /// Cluster mode: the Redis (`redis://host:port/db`) whose stream carries the events,
+    /// ids and history that every node shares [default: none, single node]
+    #[arg(long, env = "TASKHUB_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<RedisUrl>,
     /// Shared secret (at least 32 bytes) for HS256 JWTs; turns authentication on.
     #[arg(long, env = "TASKHUB_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
@@ -206,6 +210,7 @@ impl ServeArgs {
         let config = Config {
             addr: self.addr,
             database_url: self.database_url,
+            redis_url: self.redis_url,
             allow_unauthenticated: self.allow_unauthenticated,
             jwt: JwtConfig {
                 secret: self.jwt_secret,

@@ -42,7 +42,7 @@ pub(crate) async fn publish(
         caller.check_publish(event.topic.as_ref())?;
     }
     let started = std::time::Instant::now();
-    let ids = state.store.publish(events).await?;
+    let ids = state.events.publish(events).await?;
     METRICS.publish_duration.observe(started.elapsed());
     let ids = ids.iter().map(ToString::to_string).collect();
     Ok((StatusCode::ACCEPTED, Json(Published::new(ids, batch))))
@@ -189,7 +189,7 @@ pub(crate) async fn stream(
     let subscription = Subscription::new(
         request,
         settings,
-        state.store.clone(),
+        state.events.clone(),
         state.hub.subscribe(),
         &state.hub.new_client_id(),
         state.shutdown.clone(),

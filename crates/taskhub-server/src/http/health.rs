@@ -1,4 +1,4 @@
-//! `/healthz` (the process answers) and `/readyz` (the store answers too).
+//! `/healthz` (the process answers) and `/readyz` (the stores answer too).
 
 use axum::Json;
 use axum::extract::State;
@@ -15,10 +15,12 @@ pub(crate) async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The store can commit a write.
+/// The stores can commit a write: the event log (SQLite, or Redis and this node's reader)
+/// and, in cluster mode, PostgreSQL.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready", body = Status), ReadyErrors))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state.store.ping().await?;
+    state.events.ping().await?;
+    state.tasks.ping().await?;
     Ok(Json(json!({ "status": "ready", "store": "ok" })))
 }

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use axum::http::{Method, Uri};
 use axum::routing::{get, post, put};
 use axum::{Router, middleware};
-use taskhub_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::Config;
 use crate::auth::Verifier;
+use crate::backend::{EventLog, TaskStore};
 use crate::hub::Hub;
 use crate::rate_limit::Limits;
 pub use cors::{BadOrigin, CorsOrigins};
@@ -31,7 +31,8 @@ pub(crate) use problem::ApiError;
 #[derive(Clone, Debug)]
 pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
-    pub(crate) store: Store,
+    pub(crate) events: EventLog,
+    pub(crate) tasks: TaskStore,
     pub(crate) hub: Arc<Hub>,
     /// Checks tokens; `None` when authentication is off.
     pub(crate) verifier: Option<Verifier>,

@@ -39,7 +39,7 @@ pub(crate) async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.check_task_write(None)?;
-    let task = state.store.create_task(parse_new_task(&body)?).await?;
+    let task = state.tasks.create_task(parse_new_task(&body)?).await?;
     let location = format!("/tasks/{}", task.id);
     Ok((
         StatusCode::CREATED,
@@ -77,7 +77,7 @@ pub(crate) async fn list(
             param: "status".into(),
             detail: format!("`status`: {e}"),
         })?;
-    Ok(Json(state.store.list_tasks(status).await?))
+    Ok(Json(state.tasks.list_tasks(status).await?))
 }
 
 #[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
@@ -91,7 +91,7 @@ pub(crate) async fn get(
 ) -> Result<Json<Task>, ApiError> {
     let task_id = task_id(&id)?;
     state
-        .store
+        .tasks
         .get_task(task_id)
         .await?
         .map(Json)
@@ -113,7 +113,7 @@ pub(crate) async fn update(
     let task_id = task_id(&id)?;
     caller.check_task_write(Some(task_id))?;
     let task = state
-        .store
+        .tasks
         .update_task(task_id, parse_task_patch(&body)?)
         .await?;
     task.map(Json).ok_or_else(|| not_found(&id))
@@ -131,7 +131,7 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let task_id = task_id(&id)?;
     caller.check_task_write(Some(task_id))?;
-    match state.store.delete_task(task_id).await? {
+    match state.tasks.delete_task(task_id).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
         None => Err(not_found(&id)),
     }
@@ -168,7 +168,7 @@ pub(crate) async fn set_status(
     };
     let task_id = task_id(&id)?;
     caller.check_task_write(Some(task_id))?;
-    match state.store.update_task(task_id, patch).await? {
+    match state.tasks.update_task(task_id, patch).await? {
         Some(_) => Ok(Json(json!({ "status": "updated" }))),
         None => Err(not_found(&id)),
     }

@@ -10,6 +10,8 @@ use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use tempfile::TempDir;
 
+use crate::cluster_support::{ClusterBackend, cluster_mode};
+
 /// How long a test waits for anything before declaring it lost.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -19,7 +21,20 @@ pub(crate) struct TestApp {
     pub(crate) client: reqwest::Client,
     pub(crate) dir: TempDir,
     args: Vec<String>,
+    /// Where the node keeps its data: `--database-url` (and `--redis-url` in cluster mode).
+    store_args: Vec<String>,
+    /// Extra environment of the process (a failpoint).
+    env: Vec<(String, String)>,
     child: Child,
+    /// The node's own Redis and PostgreSQL database in cluster mode; dropped after it.
+    _cluster: Option<ClusterBackend>,
+}
+
+/// Whether `spawn_app()` starts single-node servers on SQLite (the default run of the
+/// suite) rather than cluster nodes (`TASKHUB_TEST_BACKEND=cluster`). Tests about the
+/// SQLite file itself check it and return early in the cluster run.
+pub(crate) fn backend_is_sqlite() -> bool {
+    !cluster_mode()
 }
 
 /// Starts a server with default settings.
@@ -31,29 +46,67 @@ pub(crate) async fn spawn_app() -> TestApp {
 /// most tests publish and connect far faster than one client address normally may.
 pub(crate) async fn spawn_app_with(args: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
+    let cluster = cluster_mode().then(ClusterBackend::start);
+    let store_args = match &cluster {
+        Some(cluster) => cluster.args(),
+        None => {
+            let database = format!("sqlite://{}", dir.path().join("taskhub.db").display());
+            vec!["--database-url".to_owned(), database]
+        }
+    };
+    launch(dir, store_args, &[], args, cluster)
+}
+
+/// Starts a cluster node on `cluster` (which the test owns and shares between nodes), with
+/// extra `serve` flags and environment.
+pub(crate) fn spawn_node(cluster: &ClusterBackend, args: &[&str], env: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    launch(dir, cluster.args(), env, args, None)
+}
+
+fn launch(
+    dir: TempDir,
+    store_args: Vec<String>,
+    env: &[(&str, &str)],
+    args: &[&str],
+    cluster: Option<ClusterBackend>,
+) -> TestApp {
     let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     for limit in ["--connect-rate", "--publish-rate"] {
         if !args.iter().any(|a| a == limit) {
             args.extend([limit.to_owned(), "0".to_owned()]);
         }
     }
-    let (child, address) = start(&dir, &args, "127.0.0.1:0");
+    let env: Vec<_> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let (child, address) = start(&store_args, &env, &args, "127.0.0.1:0");
     TestApp {
         address,
         client: reqwest::Client::new(),
         dir,
         args,
+        store_args,
+        env,
         child,
+        _cluster: cluster,
     }
 }
 
 /// Runs `taskhub serve` and waits for its "listening" log line.
-fn start(dir: &TempDir, args: &[String], addr: &str) -> (Child, String) {
-    let database = format!("sqlite://{}", dir.path().join("taskhub.db").display());
+fn start(
+    store_args: &[String],
+    env: &[(String, String)],
+    args: &[String],
+    addr: &str,
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args(["serve", "--addr", addr, "--database-url", &database])
+        .args(["serve", "--addr", addr])
+        .args(store_args)
         .args(["--log-format", "json"])
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -170,7 +223,7 @@ impl TestApp {
     /// Starts the server again on the same file and address after it stopped.
     pub(crate) fn restart_stopped(&mut self) {
         let addr = self.address.trim_start_matches("http://").to_owned();
-        let (child, address) = start(&self.dir, &self.args, &addr);
+        let (child, address) = start(&self.store_args, &self.env, &self.args, &addr);
         self.child = child;
         self.address = address;
         // Pooled connections died with the old process.

@@ -1,6 +1,9 @@
 //! Black-box tests: each starts the real `taskhub` binary on a free loopback port with its
-//! own SQLite file, and speaks HTTP to it.
+//! own SQLite file, and speaks HTTP to it. With `TASKHUB_TEST_BACKEND=cluster` (the second
+//! run in scripts/test.sh) each server is a cluster node on its own Redis and PostgreSQL
+//! database instead.
 
+mod cluster_support;
 mod helpers;
 mod scripts;
 
@@ -9,6 +12,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod clients;
+mod cluster;
 mod deploy;
 mod errors;
 mod library_clients;

@@ -6,10 +6,14 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{problem, spawn_app};
+use crate::helpers::{backend_is_sqlite, problem, spawn_app};
 
 #[tokio::test]
 async fn a_locked_database_gives_503_and_loses_nothing() {
+    // About the SQLite file; cluster mode's outages are in `cluster`.
+    if !backend_is_sqlite() {
+        return;
+    }
     let app = spawn_app().await;
     let mut sse = app.subscribe("", None).await.connected().await;
     // Another process takes the database's write lock and holds it.

@@ -1,0 +1,39 @@
+//! TaskHub's cluster mode: several `taskhub serve` nodes share one event log on a Redis
+//! Stream and one tasks table in PostgreSQL, so any node can take any client.
+//!
+//! # Layout
+//! - [`StoreUrl`], [`RedisUrl`]: the `--database-url` of either engine, and `--redis-url`.
+//! - [`RedisLog`]: the event log and bus. A publish is one script call that assigns the
+//!   next ids and appends to the stream (`log`, `script`); each node runs one blocking
+//!   reader that tails the stream and hands every entry, encoded once, to its hub
+//!   (`reader`, `entry`); replay reads the stream (`log`).
+//! - [`PgTasks`]: the tasks in PostgreSQL (`postgres`). Every change writes the task and
+//!   an outbox row in one transaction; the outbox is relayed to the stream at once and
+//!   swept every second (`relay`), idempotently, so each change yields exactly one event.
+//! - `failpoint`: crash points for the relay's tests, inert unless `TASKHUB_FAILPOINT` names
+//!   one.
+//!
+//! # Invariants
+//! - Stream entry ids are `N-0` with `N` TaskHub's event id: one counter, incremented in
+//!   the same script that appends, so ids are strictly increasing in stream order, which is
+//!   the order every node delivers in.
+//! - A publish is answered only after Redis replied to the script, so it is as durable as
+//!   Redis's persistence setting makes it (docs/cluster.md).
+//! - A task change is acknowledged once PostgreSQL committed it with its outbox row; the
+//!   row is deleted only after its event is in the stream, and the append is keyed by the
+//!   row, so a crash anywhere yields the event exactly once.
+
+mod entry;
+mod error;
+pub mod failpoint;
+mod log;
+mod postgres;
+mod reader;
+mod relay;
+mod script;
+mod url;
+
+pub use error::ClusterError;
+pub use log::RedisLog;
+pub use postgres::PgTasks;
+pub use url::{ParseStoreUrlError, PostgresUrl, RedisUrl, StoreUrl};

@@ -1,0 +1,214 @@
+//! [`RedisLog`]: the event log of a cluster, on one Redis Stream.
+//!
+//! Publishing and replay go through one reconnecting, multiplexed command connection
+//! (concurrent calls are pipelined on it, which is also what lets Redis fsync many
+//! publishes at once under `appendfsync always`). The blocking reader has a connection of
+//! its own (`reader`), since a `BLOCK`ed read would stall every command queued behind it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::StreamRangeReply;
+use taskhub_core::{EventId, Timestamp};
+use taskhub_store::{CommitSink, NewEvent, Replay};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::script::{self, COUNTER, STREAM, Scripts};
+use crate::{ClusterError, RedisUrl, entry, reader};
+
+/// How long a command may wait for Redis's answer before the caller gets a 503.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long connecting to Redis may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Handle to the cluster's event log. Clones share one command connection and one reader.
+#[derive(Clone, Debug)]
+pub struct RedisLog {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Publishes, replays and pings. Cheap to clone (a handle); it reconnects by itself
+    /// after an error, failing calls fast while Redis is away.
+    commands: ConnectionManager,
+    scripts: Scripts,
+    /// Newest events kept in the stream.
+    history_size: u64,
+    /// Set by the reader while it follows the stream; `/readyz` fails while it is not.
+    following: Arc<AtomicBool>,
+    /// Stops the reader.
+    stop: CancellationToken,
+    /// The reader task, awaited on close.
+    reader: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl RedisLog {
+    /// Connects, finds the stream's last id and starts this node's reader from there: the
+    /// hub gets every event appended from now on, through `sink`, in id order.
+    pub async fn connect(
+        url: &RedisUrl,
+        history_size: u64,
+        sink: CommitSink,
+    ) -> Result<Self, ClusterError> {
+        let client = redis::Client::open(url.as_str())?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            // Fail a call fast while Redis is down; the next call tries again.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let commands = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let scripts = Scripts::new();
+        let (last, _) = last_id(&scripts, &mut commands.clone(), EventId::ZERO).await?;
+        let connection = reader::reconnect(&client, &scripts, last).await?;
+        let following = Arc::new(AtomicBool::new(true));
+        let stop = CancellationToken::new();
+        let reader = tokio::spawn(reader::run(
+            client,
+            connection,
+            last,
+            sink,
+            Arc::clone(&following),
+            stop.clone(),
+        ));
+        info!(%url, last_event_id = %last, "following the event stream");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                commands,
+                scripts,
+                history_size: history_size.max(1),
+                following,
+                stop,
+                reader: Mutex::new(Some(reader)),
+            }),
+        })
+    }
+
+    /// Appends events, all or nothing, and returns their ids once Redis answered.
+    pub async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, ClusterError> {
+        let timestamp = Timestamp::now();
+        let entries: Vec<_> = events
+            .iter()
+            .map(|event| entry::fields(event, timestamp))
+            .collect();
+        let first = self.append(&entries, None).await?;
+        Ok((first..first + entries.len() as u64)
+            .map(EventId::new)
+            .collect())
+    }
+
+    /// Appends one outbox row's event (its [`entry::fields`]), once: a row already
+    /// relayed returns the id it got and appends nothing.
+    pub(crate) async fn relay(
+        &self,
+        database: &str,
+        row: i64,
+        fields: &[String; 4],
+    ) -> Result<EventId, ClusterError> {
+        let marker = script::marker_key(database, row);
+        let first = self
+            .append(std::slice::from_ref(fields), Some(&marker))
+            .await?;
+        Ok(EventId::new(first))
+    }
+
+    async fn append(
+        &self,
+        entries: &[[String; 4]],
+        marker: Option<&str>,
+    ) -> Result<u64, ClusterError> {
+        let mut call = self.inner.scripts.publish.prepare_invoke();
+        call.key(STREAM).key(COUNTER);
+        if let Some(marker) = marker {
+            call.key(marker);
+        }
+        call.arg(self.inner.history_size)
+            .arg(script::MARKER_TTL_SECS);
+        for fields in entries {
+            call.arg(&fields[..]);
+        }
+        Ok(call.invoke_async(&mut self.inner.commands.clone()).await?)
+    }
+
+    /// Up to `limit` events after `after`, or [`Replay::Unavailable`] when `after` is
+    /// unknown or older than the retained history. One `MULTI`, so the bounds checked and
+    /// the entries returned agree even while publishes trim the stream.
+    pub async fn replay(&self, after: EventId, limit: usize) -> Result<Replay, ClusterError> {
+        let start = format!("{}-0", after.get().saturating_add(1));
+        let (counter, newest, oldest, page): (
+            Option<u64>,
+            StreamRangeReply,
+            StreamRangeReply,
+            StreamRangeReply,
+        ) = redis::pipe()
+            .atomic()
+            .get(COUNTER)
+            .xrevrange_count(STREAM, "+", "-", 1)
+            .xrange_count(STREAM, "-", "+", 1)
+            .xrange_count(STREAM, start, "+", limit)
+            .query_async(&mut self.inner.commands.clone())
+            .await?;
+        let first_id = |reply: &StreamRangeReply| {
+            reply
+                .ids
+                .first()
+                .map(|e| entry::event_id(&e.id).map(EventId::get))
+                .transpose()
+        };
+        let last = counter.unwrap_or(0).max(first_id(&newest)?.unwrap_or(0));
+        let oldest_resumable = first_id(&oldest)?.unwrap_or(last + 1) - 1;
+        let after = after.get();
+        if after > last || after < oldest_resumable {
+            return Ok(Replay::Unavailable);
+        }
+        let frames = page
+            .ids
+            .iter()
+            .map(entry::frame)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Replay::Events(frames))
+    }
+
+    /// Whether Redis answers and this node's reader follows the stream (for `/readyz`,
+    /// and before a task change, so a change is refused while its event could not follow).
+    pub async fn ping(&self) -> Result<(), ClusterError> {
+        let _pong: String = redis::cmd("PING")
+            .query_async(&mut self.inner.commands.clone())
+            .await?;
+        if !self.inner.following.load(Ordering::Relaxed) {
+            return Err(ClusterError::ReaderDown);
+        }
+        Ok(())
+    }
+
+    /// Stops the reader and waits for it.
+    pub async fn close(&self) {
+        self.inner.stop.cancel();
+        if let Some(reader) = self.inner.reader.lock().await.take() {
+            let _ = reader.await;
+        }
+    }
+}
+
+/// The last id issued, after raising the counter to `floor` if it was below it. The flag
+/// says whether it was: Redis then lost events it had acknowledged.
+pub(crate) async fn last_id(
+    scripts: &Scripts,
+    connection: &mut impl redis::aio::ConnectionLike,
+    floor: EventId,
+) -> Result<(EventId, bool), ClusterError> {
+    let (last, raised): (u64, u8) = scripts
+        .last_id
+        .key(STREAM)
+        .key(COUNTER)
+        .arg(floor.get())
+        .invoke_async(connection)
+        .await?;
+    Ok((EventId::new(last.max(floor.get())), raised == 1))
+}
