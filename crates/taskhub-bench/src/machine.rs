@@ -1,6 +1,5 @@
 //! What the numbers were measured on: the machine, and each server's version.
 
-use std::path::Path;
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
@@ -68,16 +67,8 @@ pub fn version(kind: Kind, setup: &ServerSetup) -> String {
                 setup.taskhub_bin.as_os_str().to_str().unwrap_or("taskhub"),
                 &["--version"],
             );
-            let commit = run(
-                "git",
-                &[
-                    "-C",
-                    &dir_of(&setup.taskhub_bin),
-                    "rev-parse",
-                    "--short",
-                    "HEAD",
-                ],
-            );
+            // The working tree the benchmark runs from (scripts/bench.sh: the repository).
+            let commit = run("git", &["rev-parse", "--short", "HEAD"]);
             format!("{bin} (commit {commit})")
         }
         Kind::Nchan => {
@@ -106,12 +97,6 @@ fn dpkg(packages: &[&str]) -> String {
     let mut args = vec!["-W", "-f", "${Package} ${Version}\\n"];
     args.extend_from_slice(packages);
     run("dpkg-query", &args).replace('\n', ", ")
-}
-
-fn dir_of(path: &Path) -> String {
-    path.parent()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| ".".into())
 }
 
 /// A command's trimmed stdout, or `unknown (why)`.
