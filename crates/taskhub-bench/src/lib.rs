@@ -14,6 +14,7 @@ pub mod http;
 pub mod latency;
 pub mod load;
 pub mod machine;
+pub mod output;
 pub mod plot;
 pub mod procfs;
 pub mod progress;

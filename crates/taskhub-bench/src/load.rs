@@ -32,6 +32,24 @@ pub async fn run(config: &LoadConfig) -> Result<Outcome, BenchError> {
     Ok(outcome)
 }
 
+/// Prints the outcome: its table and what went wrong, or the JSON document.
+pub fn emit(config: &LoadConfig, outcome: &Outcome, json: bool) -> Result<(), BenchError> {
+    if json {
+        let text = serde_json::to_string_pretty(outcome)
+            .map_err(BenchError::json("encoding the results"))?;
+        println!("{text}");
+        return Ok(());
+    }
+    println!("{}", table(config, outcome));
+    for e in &outcome.errors {
+        println!("client saw: {e}");
+    }
+    if let Some(e) = &outcome.publish_error {
+        println!("publish error: {e}");
+    }
+    Ok(())
+}
+
 /// The table that fits the run: deliveries, connections held, or publishes.
 pub fn table(config: &LoadConfig, outcome: &Outcome) -> String {
     let rows = [(config.target.kind.to_string(), outcome)];

@@ -6,12 +6,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use taskhub_bench::load::{self, LoadConfig};
+use taskhub_bench::output::{self, Outputs};
 use taskhub_bench::publisher::{Pace, PublishPlan};
 use taskhub_bench::run::RunSpec;
 use taskhub_bench::scenario::{Name, Size};
 use taskhub_bench::server::ServerSetup;
 use taskhub_bench::suite::{self, SuiteConfig};
-use taskhub_bench::{Kind, Target, plot, report, worker};
+use taskhub_bench::{Kind, Target, worker};
 
 /// Load generator for SSE fan-out servers: TaskHub and its peers, side by side.
 #[derive(Debug, Parser)]
@@ -211,28 +212,13 @@ async fn suite(args: SuiteArgs) -> anyhow::Result<()> {
         quiet: args.common.quiet,
     };
     let result = suite::run(&config).await;
-    let tables = report::markdown(&result);
-    if let Some(path) = &args.markdown {
-        std::fs::write(path, &tables).with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &args.plot {
-        match plot::latency_svg(&result) {
-            Some(svg) => {
-                std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?
-            }
-            None => eprintln!("no latencies measured: no plot written"),
-        }
-    }
-    let json = serde_json::to_string_pretty(&result)?;
-    if let Some(path) = &args.json_out {
-        std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
-    }
-    if args.common.json {
-        println!("{json}");
-    } else {
-        println!("{tables}");
-    }
-    Ok(())
+    let outputs = Outputs {
+        markdown: args.markdown,
+        plot: args.plot,
+        json: args.json_out,
+        json_on_stdout: args.common.json,
+    };
+    output::emit(&result, &outputs).context("cannot write the results")
 }
 
 async fn load(args: LoadArgs) -> anyhow::Result<()> {
@@ -288,16 +274,5 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
         quiet: args.common.quiet,
     };
     let outcome = load::run(&config).await?;
-    if args.common.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
-    } else {
-        println!("{}", load::table(&config, &outcome));
-        for e in &outcome.errors {
-            println!("client saw: {e}");
-        }
-        if let Some(e) = &outcome.publish_error {
-            println!("publish error: {e}");
-        }
-    }
-    Ok(())
+    load::emit(&config, &outcome, args.common.json).context("cannot print the results")
 }
