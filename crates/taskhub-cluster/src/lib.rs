@@ -10,6 +10,7 @@
 //! - [`PgTasks`]: the tasks in PostgreSQL (`postgres`). Every change writes the task and
 //!   an outbox row in one transaction; the outbox is relayed to the stream at once and
 //!   swept every second (`relay`), idempotently, so each change yields exactly one event.
+//! - `durability`: says at start-up what Redis's persistence makes an acknowledgement worth.
 //! - `failpoint`: crash points for the relay's tests, inert unless `TASKHUB_FAILPOINT` names
 //!   one.
 //!
@@ -23,6 +24,7 @@
 //!   row is deleted only after its event is in the stream, and the append is keyed by the
 //!   row, so a crash anywhere yields the event exactly once.
 
+mod durability;
 mod entry;
 mod error;
 pub mod failpoint;

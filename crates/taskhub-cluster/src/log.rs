@@ -6,7 +6,7 @@
 //! its own (`reader`), since a `BLOCK`ed read would stall every command queued behind it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::script::{self, COUNTER, STREAM, Scripts};
-use crate::{ClusterError, RedisUrl, entry, reader};
+use crate::{ClusterError, RedisUrl, durability, entry, reader};
 
 /// How long a command may wait for Redis's answer before the caller gets a 503.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,6 +42,8 @@ struct Inner {
     history_size: u64,
     /// Set by the reader while it follows the stream; `/readyz` fails while it is not.
     following: Arc<AtomicBool>,
+    /// The last id the reader handed to the hub; read at shutdown (`settle`).
+    delivered: Arc<AtomicU64>,
     /// Stops the reader.
     stop: CancellationToken,
     /// The reader task, awaited on close.
@@ -64,17 +66,22 @@ impl RedisLog {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let commands = ConnectionManager::new_with_config(client.clone(), config).await?;
+        durability::report(&mut commands.clone()).await;
         let scripts = Scripts::new();
         let (last, _) = last_id(&scripts, &mut commands.clone(), EventId::ZERO).await?;
         let connection = reader::reconnect(&client, &scripts, last).await?;
         let following = Arc::new(AtomicBool::new(true));
+        let delivered = Arc::new(AtomicU64::new(last.get()));
         let stop = CancellationToken::new();
         let reader = tokio::spawn(reader::run(
             client,
             connection,
             last,
             sink,
-            Arc::clone(&following),
+            reader::Progress {
+                following: Arc::clone(&following),
+                delivered: Arc::clone(&delivered),
+            },
             stop.clone(),
         ));
         info!(%url, last_event_id = %last, "following the event stream");
@@ -84,6 +91,7 @@ impl RedisLog {
                 scripts,
                 history_size: history_size.max(1),
                 following,
+                delivered,
                 stop,
                 reader: Mutex::new(Some(reader)),
             }),
@@ -185,6 +193,22 @@ impl RedisLog {
             return Err(ClusterError::ReaderDown);
         }
         Ok(())
+    }
+
+    /// Waits, at most `within`, until the reader has handed the hub every event issued
+    /// so far (at shutdown: open streams then deliver them before they end).
+    pub async fn settle(&self, within: Duration) {
+        let mut commands = self.inner.commands.clone();
+        let Ok((target, _)) = last_id(&self.inner.scripts, &mut commands, EventId::ZERO).await
+        else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + within;
+        while self.inner.delivered.load(Ordering::Relaxed) < target.get()
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Stops the reader and waits for it.

@@ -6,7 +6,7 @@
 //! so while the stream still holds what came next, this node's subscribers miss nothing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::AsyncConnectionConfig;
@@ -30,15 +30,28 @@ const COUNT: usize = 128;
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
+/// What the reader tells the rest of the node.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    /// True while it follows the stream (`/readyz`).
+    pub(crate) following: Arc<AtomicBool>,
+    /// The last id it handed to the hub.
+    pub(crate) delivered: Arc<AtomicU64>,
+}
+
 /// Follows the stream after `last` until `stop` is cancelled, starting on `connection`.
 pub(crate) async fn run(
     client: redis::Client,
     connection: MultiplexedConnection,
     mut last: EventId,
     sink: CommitSink,
-    following: Arc<AtomicBool>,
+    progress: Progress,
     stop: CancellationToken,
 ) {
+    let Progress {
+        following,
+        delivered,
+    } = progress;
     let scripts = Scripts::new();
     let mut backoff = BACKOFF_MIN;
     let mut connection = Some(connection);
@@ -75,6 +88,7 @@ pub(crate) async fn run(
                         }
                     }
                 }
+                delivered.store(last.get(), Ordering::Relaxed);
                 backoff = BACKOFF_MIN;
                 // Let this worker's subscribers drain what was just handed over before
                 // the next batch: a reader that never pauses turns a backlog in Redis

@@ -53,6 +53,16 @@ impl EventLog {
         }
     }
 
+    /// Waits until the hub holds every event acknowledged so far (SQLite: already so, the
+    /// writer hands frames over before it answers; Redis: the reader catches up with the
+    /// stream, for at most a second), so streams ended at shutdown deliver them first.
+    pub(crate) async fn settle(&self) {
+        match self {
+            Self::Sqlite(_) => {}
+            Self::Redis(log) => log.settle(std::time::Duration::from_secs(1)).await,
+        }
+    }
+
     /// Commits what is queued (SQLite) or stops following the stream (Redis).
     pub(crate) async fn close(&self) {
         match self {

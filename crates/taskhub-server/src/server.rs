@@ -179,7 +179,8 @@ impl Server {
         ));
         shutdown.await;
         info!(grace = ?config.shutdown_grace, "shutting down: ending streams, finishing requests");
-        // Stops the accept loop and ends every stream at a frame boundary.
+        // Then stops the accept loop and ends every stream at a frame boundary.
+        events.settle().await;
         stop.cancel();
         if let Err(e) = serving.await {
             warn!(error = %e, "the accept loop panicked");

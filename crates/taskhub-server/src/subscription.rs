@@ -155,15 +155,22 @@ impl Subscription {
                 self.keepalive_due = Instant::now() + self.settings.keepalive;
                 return Some(chunk);
             }
-            if self.shutdown.is_cancelled() {
+            if self.shutdown.is_cancelled() && self.phase != Phase::Ended {
+                // End at a frame boundary, after what the hub already holds for us.
+                if let Phase::Live { fresh } = self.phase {
+                    while let Ok(frame) = self.live.try_recv() {
+                        self.on_live(Ok(frame), fresh);
+                    }
+                }
                 self.phase = Phase::Ended;
+                continue;
             }
             match self.phase {
                 Phase::CatchingUp => self.catch_up().await,
                 Phase::Live { fresh } => {
                     tokio::select! {
                         biased;
-                        () = self.shutdown.cancelled() => self.phase = Phase::Ended,
+                        () = self.shutdown.cancelled() => {}
                         received = self.live.recv() => self.on_live(received, fresh),
                         () = tokio::time::sleep_until(self.keepalive_due) => {
                             self.ready.push_back(Bytes::from_static(KEEPALIVE));

@@ -166,8 +166,10 @@ impl Writer {
         let result = self.transaction(batch.drain(..), &mut staged, &mut frames, &mut close);
         match result {
             Ok(()) => {
-                staged.into_iter().for_each(Staged::answer);
+                // Frames first: once a caller holds its answer, its events are in the hub,
+                // so a stream that ends right after (shutdown) still delivers them.
                 frames.into_iter().for_each(|frame| (self.sink)(frame));
+                staged.into_iter().for_each(Staged::answer);
             }
             Err(e) => {
                 error!(error = %e, "group commit failed; nothing in it was stored");
