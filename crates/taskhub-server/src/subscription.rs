@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -23,8 +24,8 @@ use taskhub_core::{EventFrame, EventId, Filter};
 use taskhub_store::Replay;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tracing::{debug, warn};
 
 use crate::SlowClientPolicy;
@@ -80,11 +81,17 @@ pub(crate) struct Subscription {
     lost_from: Option<EventId>,
     /// Chunks ready to write, in order.
     ready: VecDeque<Bytes>,
-    /// When the next keepalive is due if nothing else is written.
-    keepalive_due: Instant,
-    /// When the subscriber's credentials expire and the stream must end.
-    expires: Option<Instant>,
+    /// When a chunk was last handed out; a keepalive is due `keepalive` after it.
+    last_write: Instant,
+    /// One timer for the stream's life, re-armed only when it fires early (something was
+    /// written since it was set), not per frame: re-registering a timer per event per
+    /// subscriber is the timer wheel's lock taken that often.
+    keepalive: Pin<Box<Sleep>>,
+    /// Fires when the subscriber's credentials expire and the stream must end.
+    expiry: Option<Pin<Box<Sleep>>>,
     shutdown: CancellationToken,
+    /// `shutdown.cancelled()`, created once for the same reason as `keepalive`.
+    stopping: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Events queued for this subscriber and not yet added to the shared metric: a plain
     /// field, so delivery costs no atomic write per event.
     delivered: u64,
@@ -119,13 +126,16 @@ impl Subscription {
         }
         METRICS.streams_opened.inc();
         METRICS.streams_open.inc();
-        let expires = request.access.expires_at.map(|at| {
+        let expiry = request.access.expires_at.map(|at| {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
-            Instant::now() + left
+            Box::pin(tokio::time::sleep(left))
         });
+        let now = Instant::now();
         Self {
-            keepalive_due: Instant::now() + settings.keepalive,
-            expires,
+            last_write: now,
+            keepalive: Box::pin(tokio::time::sleep_until(now + settings.keepalive)),
+            expiry,
+            stopping: Box::pin(shutdown.clone().cancelled_owned()),
             request,
             settings,
             events,
@@ -152,7 +162,7 @@ impl Subscription {
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             if let Some(chunk) = self.ready.pop_front() {
-                self.keepalive_due = Instant::now() + self.settings.keepalive;
+                self.last_write = Instant::now();
                 return Some(chunk);
             }
             if self.shutdown.is_cancelled() && self.phase != Phase::Ended {
@@ -170,12 +180,19 @@ impl Subscription {
                 Phase::Live { fresh } => {
                     tokio::select! {
                         biased;
-                        () = self.shutdown.cancelled() => {}
+                        () = self.stopping.as_mut() => {}
                         received = self.live.recv() => self.on_live(received, fresh),
-                        () = tokio::time::sleep_until(self.keepalive_due) => {
-                            self.ready.push_back(Bytes::from_static(KEEPALIVE));
+                        () = self.keepalive.as_mut() => {
+                            let due = self.last_write + self.settings.keepalive;
+                            if due > Instant::now() {
+                                self.keepalive.as_mut().reset(due);
+                            } else {
+                                self.ready.push_back(Bytes::from_static(KEEPALIVE));
+                                let next = Instant::now() + self.settings.keepalive;
+                                self.keepalive.as_mut().reset(next);
+                            }
                         }
-                        () = until(self.expires) => {
+                        () = until(self.expiry.as_mut()) => {
                             debug!("credentials expired; ending the stream");
                             self.phase = Phase::Ended;
                         }
@@ -273,10 +290,10 @@ impl Drop for Subscription {
     }
 }
 
-/// Completes at `deadline`, or never.
-async fn until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
+/// Completes when `timer` fires, or never when there is none.
+async fn until(timer: Option<&mut Pin<Box<Sleep>>>) {
+    match timer {
+        Some(timer) => timer.as_mut().await,
         None => std::future::pending().await,
     }
 }
