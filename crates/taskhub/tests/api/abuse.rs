@@ -207,24 +207,10 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
     // Not trusted: every request counts against the socket peer (127.0.0.1).
     let app = spawn_app_with(&["--publish-rate", "2"]).await;
     for client in ["192.0.2.1", "192.0.2.2"] {
-        let response = app
-            .client
-            .post(app.url("/events"))
-            .header("x-forwarded-for", client)
-            .body(json!({"event": "a", "data": 1}).to_string())
-            .send()
-            .await
-            .expect("sent");
+        let response = publish_via(&app, client).await;
         assert_eq!(response.status(), 202);
     }
-    let spoofed = app
-        .client
-        .post(app.url("/events"))
-        .header("x-forwarded-for", "192.0.2.3")
-        .body(json!({"event": "a", "data": 1}).to_string())
-        .send()
-        .await
-        .expect("sent");
+    let spoofed = publish_via(&app, "192.0.2.3").await;
     problem(spoofed, 429).await;
 
     // Trusted loopback proxy: each forwarded client has its own budget.
@@ -237,26 +223,22 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
     .await;
     for client in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
         for _ in 0..2 {
-            let response = app
-                .client
-                .post(app.url("/events"))
-                .header("x-forwarded-for", format!("{client}, 10.1.2.3"))
-                .body(json!({"event": "a", "data": 1}).to_string())
-                .send()
-                .await
-                .expect("sent");
+            let response = publish_via(&app, format!("{client}, 10.1.2.3")).await;
             assert_eq!(response.status(), 202, "{client}");
         }
     }
-    let third = app
+    let third = publish_via(&app, "192.0.2.1").await;
+    problem(third, 429).await;
+}
+
+/// Publishes one event as if forwarded by a proxy for `client`.
+async fn publish_via(app: &crate::helpers::TestApp, client: impl AsRef<str>) -> reqwest::Response {
+    let body = json!({"event": "a", "data": 1}).to_string();
+    let request = app
         .client
         .post(app.url("/events"))
-        .header("x-forwarded-for", "192.0.2.1")
-        .body(json!({"event": "a", "data": 1}).to_string())
-        .send()
-        .await
-        .expect("sent");
-    problem(third, 429).await;
+        .header("x-forwarded-for", client.as_ref());
+    request.body(body).send().await.expect("sent")
 }
 
 /// Reads until the server closes the connection; returns what it sent.

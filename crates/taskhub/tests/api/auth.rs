@@ -502,28 +502,9 @@ async fn rs256_and_es256_tokens_verify_with_a_public_key() {
 
 #[test]
 fn with_authentication_a_public_address_is_allowed_and_weak_secrets_are_refused() {
+    crate::helpers::assert_serves_on_a_public_address(&["--jwt-secret", SECRET]);
     let dir = tempfile::tempdir().expect("dir");
     let database = format!("sqlite://{}", dir.path().join("t.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args([
-            "serve",
-            "--addr",
-            "0.0.0.0:0",
-            "--jwt-secret",
-            SECRET,
-            "--database-url",
-            &database,
-        ])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("runs");
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        child.try_wait().expect("try_wait").is_none(),
-        "it keeps running"
-    );
-    child.kill().expect("kill");
-    child.wait().expect("reaped");
 
     let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
         .args([

@@ -78,16 +78,7 @@ async fn every_bad_input_is_refused_cleanly_and_loses_nothing() {
         app.publish("before", json!({"n": 1}), Some("good/1")).await,
         "1"
     );
-    let task: Value = app
-        .client
-        .post(app.url("/tasks"))
-        .json(&json!({"title": "t"}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let task: Value = app.post_json("/tasks", &json!({"title": "t"})).await;
     assert_eq!(task["id"], "1");
 
     let big_data = format!(r#"{{"event":"a","data":"{}"}}"#, "x".repeat(70_000));
@@ -325,14 +316,6 @@ async fn every_bad_input_is_refused_cleanly_and_loses_nothing() {
     );
     assert_eq!(envelope(&events[2])["data"], json!({"n": 2}));
     watcher.assert_quiet(Duration::from_millis(200)).await;
-    let task_now: Value = app
-        .client
-        .get(app.url("/tasks/1"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let task_now: Value = app.get_json("/tasks/1").await;
     assert_eq!(task_now, task, "the task is untouched");
 }

@@ -355,15 +355,7 @@ async fn crash_in_the_relay(failpoint: &str) {
     );
     assert_eq!(cluster.redis.cli(&["XLEN", "taskhub:events"]), "1");
     // The task is there, and the next change of it yields its own one event.
-    let tasks: Value = healthy
-        .client
-        .get(healthy.url("/tasks"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let tasks: Value = healthy.get_json("/tasks").await;
     assert_eq!(tasks[0]["title"], "survives the crash");
     let updated = healthy
         .client
@@ -518,15 +510,7 @@ async fn task_text_postgres_cannot_hold_as_text_still_round_trips() {
         .await
         .expect("sent");
     assert_eq!(created.status(), 201);
-    let task: Value = node
-        .client
-        .get(node.url("/tasks/1"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let task: Value = node.get_json("/tasks/1").await;
     assert_eq!(
         (task["title"].clone(), task["description"].clone()),
         (json!("a\u{0}b"), json!("c\u{0}d"))

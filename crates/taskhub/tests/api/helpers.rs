@@ -37,6 +37,26 @@ pub(crate) fn backend_is_sqlite() -> bool {
     !cluster_mode()
 }
 
+/// Starts `taskhub serve` on 0.0.0.0 with these flags and asserts it keeps running
+/// (a public address is refused at start-up unless authentication or the opt-in allows it).
+pub(crate) fn assert_serves_on_a_public_address(flags: &[&str]) {
+    let dir = tempfile::tempdir().expect("dir");
+    let database = format!("sqlite://{}", dir.path().join("t.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_taskhub"))
+        .args(["serve", "--addr", "0.0.0.0:0", "--database-url", &database])
+        .args(flags)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runs");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "it keeps running"
+    );
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+}
+
 /// Starts a server with default settings.
 pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
@@ -140,6 +160,24 @@ impl TestApp {
 
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// `GET` a path and parse the answer as JSON.
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let response = self.client.get(self.url(path)).send().await.expect("sent");
+        response.json().await.expect("JSON")
+    }
+
+    /// `POST` a JSON body to a path and parse the answer as JSON.
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> Value {
+        let request = self.client.post(self.url(path)).json(body);
+        request
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("JSON")
     }
 
     /// `POST /events` with any JSON body.

@@ -68,27 +68,10 @@ async fn ids_and_history_survive_restarts() {
 #[tokio::test]
 async fn tasks_survive_restarts() {
     let mut app = spawn_app().await;
-    let task: Value = app
-        .client
-        .post(app.url("/tasks"))
-        .json(&json!({"title": "durable"}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let task: Value = app.post_json("/tasks", &json!({"title": "durable"})).await;
     app.crash_and_restart();
     let id = task["id"].as_str().expect("id");
-    let fetched: Value = app
-        .client
-        .get(app.url(&format!("/tasks/{id}")))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let fetched: Value = app.get_json(&format!("/tasks/{id}")).await;
     assert_eq!(fetched, task);
 }
 
@@ -172,27 +155,7 @@ fn refuses_a_public_address_without_authentication() {
 
 #[test]
 fn a_public_address_with_the_opt_in_serves() {
-    let dir = tempfile::tempdir().expect("dir");
-    let database = format!("sqlite://{}", dir.path().join("t.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args([
-            "serve",
-            "--addr",
-            "0.0.0.0:0",
-            "--allow-unauthenticated",
-            "--database-url",
-            &database,
-        ])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("runs");
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        child.try_wait().expect("try_wait").is_none(),
-        "it keeps running"
-    );
-    child.kill().expect("kill");
-    child.wait().expect("reaped");
+    crate::helpers::assert_serves_on_a_public_address(&["--allow-unauthenticated"]);
 }
 
 #[test]

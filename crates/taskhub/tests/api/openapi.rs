@@ -11,15 +11,7 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn the_document_covers_every_endpoint_and_its_errors() {
     let app = spawn_app().await;
-    let document: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let document: Value = app.get_json("/openapi.json").await;
     assert!(
         document["openapi"]
             .as_str()

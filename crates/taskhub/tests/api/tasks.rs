@@ -49,15 +49,7 @@ async fn create_read_update_delete_each_emit_their_event() {
     assert_eq!(created["data"]["status"], "todo");
     assert_eq!(created["data"]["task"], task);
 
-    let fetched: Value = app
-        .client
-        .get(app.url(&location))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let fetched: Value = app.get_json(&location).await;
     assert_eq!(fetched, task);
 
     let patched = app
@@ -164,25 +156,9 @@ async fn list_filters_by_status() {
             201
         );
     }
-    let all: Vec<Value> = app
-        .client
-        .get(app.url("/tasks"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let all: Vec<Value> = app.get_json("/tasks").await;
     assert_eq!(all.len(), 3);
-    let done: Vec<Value> = app
-        .client
-        .get(app.url("/tasks?status=done"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let done: Vec<Value> = app.get_json("/tasks?status=done").await;
     let titles: Vec<_> = done
         .iter()
         .map(|t| t["title"].as_str().expect("title"))
