@@ -52,10 +52,12 @@ struct Inner {
 
 impl RedisLog {
     /// Connects, finds the stream's last id and starts this node's reader from there: the
-    /// hub gets every event appended from now on, through `sink`, in id order.
+    /// hub gets every event appended from now on, through `sink`, in id order, in bites
+    /// that fit subscribers' buffers of `client_buffer` events.
     pub async fn connect(
         url: &RedisUrl,
         history_size: u64,
+        client_buffer: usize,
         sink: CommitSink,
     ) -> Result<Self, ClusterError> {
         let client = redis::Client::open(url.as_str())?;
@@ -77,6 +79,7 @@ impl RedisLog {
             client,
             connection,
             last,
+            reader::read_count(client_buffer),
             sink,
             reader::Progress {
                 following: Arc::clone(&following),

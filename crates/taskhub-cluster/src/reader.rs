@@ -22,13 +22,18 @@ use crate::{ClusterError, entry, log};
 
 /// How long one `XREAD` blocks waiting for new entries.
 const BLOCK: Duration = Duration::from_secs(5);
-/// Most entries taken per read: a small part of a subscriber's buffer (`--client-buffer`,
-/// 1000 by default), so a backlog in Redis reaches the hub in bites subscribers keep up
-/// with rather than in one burst.
-const COUNT: usize = 128;
+/// Most entries taken per read, whatever the subscribers' buffer.
+const MAX_COUNT: usize = 128;
 /// Backoff between reconnection attempts, doubling up to the maximum.
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Most entries taken per read: a quarter of a subscriber's buffer (`--client-buffer`) at
+/// most, so a backlog in Redis reaches the hub in bites subscribers keep up with rather
+/// than in one burst that fills every buffer at once.
+pub(crate) fn read_count(client_buffer: usize) -> usize {
+    (client_buffer / 4).clamp(1, MAX_COUNT)
+}
 
 /// What the reader tells the rest of the node.
 #[derive(Debug)]
@@ -44,6 +49,7 @@ pub(crate) async fn run(
     client: redis::Client,
     connection: MultiplexedConnection,
     mut last: EventId,
+    count: usize,
     sink: CommitSink,
     progress: Progress,
     stop: CancellationToken,
@@ -59,7 +65,7 @@ pub(crate) async fn run(
         let result = match connection.as_mut() {
             Some(conn) => tokio::select! {
                 () = stop.cancelled() => return,
-                read = read(conn, last) => read,
+                read = read(conn, last, count) => read,
             },
             None => tokio::select! {
                 () = stop.cancelled() => return,
@@ -139,15 +145,16 @@ pub(crate) async fn reconnect(
     Ok(conn)
 }
 
-/// One blocking read of up to `COUNT` entries after `last`; `None` when `BLOCK` passed
+/// One blocking read of up to `count` entries after `last`; `None` when `BLOCK` passed
 /// with nothing new.
 async fn read(
     conn: &mut MultiplexedConnection,
     last: EventId,
+    count: usize,
 ) -> Result<Option<StreamReadReply>, ClusterError> {
     let reply = redis::cmd("XREAD")
         .arg("COUNT")
-        .arg(COUNT)
+        .arg(count)
         .arg("BLOCK")
         .arg(BLOCK.as_millis() as u64)
         .arg("STREAMS")
@@ -156,4 +163,17 @@ async fn read(
         .query_async(conn)
         .await?;
     Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_count;
+
+    #[test]
+    fn a_read_never_takes_more_than_a_quarter_of_a_buffer() {
+        assert_eq!(read_count(1000), 128);
+        assert_eq!(read_count(256), 64);
+        assert_eq!(read_count(4), 1);
+        assert_eq!(read_count(1), 1);
+    }
 }
