@@ -97,7 +97,8 @@ impl Server {
                 (EventLog::Sqlite(store.clone()), TaskStore::Sqlite(store))
             }
             (StoreUrl::Postgres(postgres), Some(redis)) => {
-                let log = RedisLog::connect(redis, config.history_size, config.client_buffer, sink).await?;
+                let log = RedisLog::connect(redis, config.history_size, config.client_buffer, sink)
+                    .await?;
                 let tasks = match PgTasks::connect(postgres, log.clone()).await {
                     Ok(tasks) => tasks,
                     Err(e) => {

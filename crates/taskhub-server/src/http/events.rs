@@ -13,8 +13,8 @@ use taskhub_store::NewEvent;
 use utoipa::IntoParams;
 
 use super::AppState;
+use super::body::JsonBody;
 use super::fields::Fields;
-use super::json_body::JsonBody;
 use super::openapi::{PublishBody, Published, StreamErrors, WriteErrors};
 use super::problem::ApiError;
 use crate::auth::Caller;

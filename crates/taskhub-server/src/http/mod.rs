@@ -1,12 +1,12 @@
 //! The HTTP surface: routes, shared state, and the parsing of requests at the edge.
 
 mod board;
+mod body;
 mod cors;
 pub(crate) mod events;
 mod fields;
 mod head_limit;
 mod health;
-mod json_body;
 mod metrics;
 mod openapi;
 mod problem;

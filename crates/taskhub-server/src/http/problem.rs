@@ -13,6 +13,9 @@ pub(crate) enum ApiError {
     /// The body is not JSON at all.
     #[error("the request body is not valid JSON: {0}")]
     MalformedJson(String),
+    /// The body could not be read: broken chunked encoding, or the client went away.
+    #[error("the request body could not be read: {0}")]
+    UnreadableBody(String),
     /// A query parameter is malformed.
     #[error("{detail}")]
     BadParameter { param: String, detail: String },
@@ -56,7 +59,9 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedJson(_) | Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            Self::MalformedJson(_) | Self::UnreadableBody(_) | Self::BadParameter { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -76,6 +81,7 @@ impl ApiError {
     fn slug(&self) -> &'static str {
         match self {
             Self::MalformedJson(_) => "malformed-json",
+            Self::UnreadableBody(_) => "unreadable-body",
             Self::BadParameter { .. } => "invalid-parameter",
             Self::InvalidField { .. } => "invalid-field",
             Self::BodyTooLarge { .. } => "body-too-large",
@@ -95,6 +101,7 @@ impl ApiError {
     fn title(&self) -> &'static str {
         match self {
             Self::MalformedJson(_) => "Malformed JSON",
+            Self::UnreadableBody(_) => "Unreadable request body",
             Self::BadParameter { .. } => "Invalid query parameter",
             Self::InvalidField { .. } => "Invalid field",
             Self::BodyTooLarge { .. } => "Request body too large",

@@ -13,8 +13,8 @@ use taskhub_store::{NewTask, TaskPatch};
 use utoipa::IntoParams;
 
 use super::AppState;
+use super::body::JsonBody;
 use super::fields::Fields;
-use super::json_body::JsonBody;
 use super::openapi::{
     DeleteErrors, ListErrors, NewTaskInput, PatchErrors, ReadErrors, Status, StatusErrors,
     TaskPatchInput, WriteErrors,
