@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::mercure::{MercureFields, native_id};
 use crate::{EventId, EventType, Timestamp, Topic};
 
 /// The comment sent after every idle keepalive interval.
@@ -29,9 +30,15 @@ pub struct EventFrame {
     bytes: Bytes,
     /// Where the `event: …\n` line sits in `bytes`.
     event_line: (usize, usize),
+    /// Where the envelope JSON starts in `bytes` (after `data: `).
+    envelope_start: usize,
     /// The frame without its `event:` line (`typed=false`), built by the first subscriber
     /// that asks and shared by the rest.
     untyped: OnceLock<Bytes>,
+    /// What the event carries from a Mercure publish, if it came from one.
+    mercure: Option<Box<MercureFields>>,
+    /// The event as a Mercure stream writes it, built by the first Mercure subscriber.
+    mercure_bytes: OnceLock<Bytes>,
 }
 
 impl EventFrame {
@@ -53,6 +60,7 @@ impl EventFrame {
         buf.put_u8(b'\n');
         let event_end = buf.len();
         buf.put_slice(b"data: ");
+        let envelope_start = buf.len();
         buf.put_slice(envelope.as_bytes());
         buf.put_slice(b"\n\n");
         Self {
@@ -62,8 +70,17 @@ impl EventFrame {
             private,
             bytes: buf.freeze(),
             event_line: (event_start, event_end),
+            envelope_start,
             untyped: OnceLock::new(),
+            mercure: None,
+            mercure_bytes: OnceLock::new(),
         }
+    }
+
+    /// Marks the event as published through Mercure, with what Mercure adds to it.
+    pub fn with_mercure(mut self, fields: Option<MercureFields>) -> Self {
+        self.mercure = fields.map(Box::new);
+        self
     }
 
     pub fn id(&self) -> EventId {
@@ -99,6 +116,98 @@ impl EventFrame {
     pub fn bytes(&self, typed: bool) -> Bytes {
         if typed { self.typed() } else { self.untyped() }
     }
+
+    /// The envelope JSON: the `data:` line's value.
+    pub fn envelope(&self) -> &str {
+        let json = &self.bytes[self.envelope_start..self.bytes.len() - 2];
+        // Built from a `&str` in `new`, so always UTF-8.
+        std::str::from_utf8(json).unwrap_or_default()
+    }
+
+    /// What a Mercure publisher gave beyond the envelope, if the event came from one.
+    pub fn mercure_fields(&self) -> Option<&MercureFields> {
+        self.mercure.as_deref()
+    }
+
+    /// The topics Mercure selectors match against: a Mercure update's every topic, or a
+    /// native event's topic (none for an event without one).
+    pub fn mercure_topics(&self) -> impl Iterator<Item = &str> {
+        let (mercure, native) = match &self.mercure {
+            Some(fields) => (Some(fields.topics.iter().map(|t| t.as_str())), None),
+            None => (None, self.topic.as_ref().map(Topic::as_str)),
+        };
+        mercure.into_iter().flatten().chain(native)
+    }
+
+    /// The event as a Mercure stream writes it (draft-07): an update's own id, `event:`
+    /// only when it has a type, `retry:` when it asked for one, and its data one `data:`
+    /// line per line. A native event is `id: #<id>` and its envelope as the data, with no
+    /// `event:` line, so `onmessage` receives it (the envelope names its type).
+    pub fn mercure(&self) -> Bytes {
+        self.mercure_bytes
+            .get_or_init(|| self.encode_mercure())
+            .clone()
+    }
+
+    fn encode_mercure(&self) -> Bytes {
+        let envelope = self.envelope();
+        let mut buf = BytesMut::with_capacity(envelope.len() + 64);
+        let Some(fields) = &self.mercure else {
+            put_line(&mut buf, "id: ", &native_id(self.id));
+            put_line(&mut buf, "data: ", envelope);
+            buf.put_u8(b'\n');
+            return buf.freeze();
+        };
+        put_line(&mut buf, "id: ", fields.id.as_str());
+        if let Some(update_type) = &fields.update_type {
+            put_line(&mut buf, "event: ", update_type.as_str());
+        }
+        if let Some(retry) = fields.retry {
+            put_line(&mut buf, "retry: ", &retry.to_string());
+        }
+        // A Mercure update's envelope holds its data as a JSON string.
+        #[derive(serde::Deserialize)]
+        struct Data {
+            data: String,
+        }
+        let data =
+            serde_json::from_str::<Data>(envelope).map_or_else(|_| envelope.into(), |d| d.data);
+        for line in lines(&data) {
+            put_line(&mut buf, "data: ", line);
+        }
+        buf.put_u8(b'\n');
+        buf.freeze()
+    }
+}
+
+fn put_line(buf: &mut BytesMut, field: &str, value: &str) {
+    buf.put_slice(field.as_bytes());
+    buf.put_slice(value.as_bytes());
+    buf.put_u8(b'\n');
+}
+
+/// `text` split at every `\r\n`, `\r` and `\n`, as an SSE parser splits lines; empty
+/// lines are kept, so the subscriber rebuilds the data exactly (line ends become `\n`).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\r', '\n']) {
+            Some(at) => {
+                let skip = if current[at..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
+                rest = Some(&current[at + skip..]);
+                Some(&current[..at])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
 }
 
 /// The envelope of the seed's clients: `{"id","event","topic"?,"data","timestamp"}`.
@@ -242,6 +351,44 @@ mod tests {
             "event: task_updated\n".len()
         );
         assert!(frame.typed().ends_with(&untyped[7..]));
+    }
+
+    #[test]
+    fn mercure_encoding_of_native_events_and_mercure_updates() {
+        let native = frame(serde_json::json!({"a": 1}), Some("tasks/42"));
+        assert_eq!(
+            native.mercure(),
+            format!("id: #17\ndata: {}\n\n", native.envelope())
+        );
+        assert!(native.envelope().starts_with("{\"id\":\"17\""));
+        assert_eq!(native.mercure_topics().collect::<Vec<_>>(), ["tasks/42"]);
+        assert_eq!(
+            frame(serde_json::json!(1), None).mercure_topics().count(),
+            0
+        );
+
+        let fields = MercureFields {
+            id: crate::mercure::UpdateId::parse("id-[\"x\"]").expect("valid"),
+            topics: ["https://a/1", "https://alt/1"]
+                .into_iter()
+                .map(|t| crate::mercure::MercureTopic::parse(t).expect("valid"))
+                .collect(),
+            update_type: Some(crate::mercure::UpdateType::parse("note").expect("valid")),
+            retry: Some(7000),
+        };
+        let update = frame(serde_json::json!("one\r\ntwo\n\nthree\rfour\n"), None)
+            .with_mercure(Some(fields));
+        assert_eq!(
+            update.mercure(),
+            "id: id-[\"x\"]\nevent: note\nretry: 7000\ndata: one\ndata: two\ndata: \n\
+             data: three\ndata: four\ndata: \n\n"
+        );
+        assert_eq!(
+            update.mercure_topics().collect::<Vec<_>>(),
+            ["https://a/1", "https://alt/1"]
+        );
+        assert_eq!(lines("").collect::<Vec<_>>(), [""]);
+        assert_eq!(lines("a").collect::<Vec<_>>(), ["a"]);
     }
 
     #[test]

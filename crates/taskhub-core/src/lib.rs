@@ -8,11 +8,13 @@
 //!   whose bytes every subscriber shares.
 //! - [`Timestamp`]: RFC 3339 UTC instants as the envelope carries them.
 //! - [`task`]: the task record of the tasks API.
+//! - [`mercure`]: the Mercure protocol's ids, topics, selectors and URI templates.
 
 mod event_id;
 mod event_type;
 mod filter;
 pub mod frame;
+pub mod mercure;
 mod selector;
 pub mod task;
 mod timestamp;

@@ -1,0 +1,24 @@
+//! The Mercure protocol's half of the domain (draft-dunglas-mercure-07, as the 0.x hubs
+//! deployed today speak it), free of I/O like the rest of this crate.
+//!
+//! A Mercure update is stored as a TaskHub event plus [`MercureFields`]: what Mercure
+//! says that TaskHub's envelope does not (the publisher's id, every topic, the SSE
+//! `event:` and `retry:`). Both protocols read the one log; `EventFrame::mercure` encodes
+//! any event, native or Mercure, for a Mercure stream, once.
+//!
+//! - [`UpdateId`], [`MercureTopic`], [`UpdateType`]: the publish form's fields, parsed.
+//! - [`TopicSelector`]: `*`, an exact topic, or an RFC 6570 URI template (`uri_template`).
+//! - [`MercureFields`]: what an event carries when it came from a Mercure publisher.
+//! - [`ResumePoint`]: a subscriber's `Last-Event-ID`, and [`native_id`], the id native
+//!   events have on Mercure streams.
+
+mod fields;
+mod resume;
+mod selector;
+mod text;
+mod uri_template;
+
+pub use fields::{MercureFields, MercureTopic, UpdateId, UpdateType};
+pub use resume::{ResumePoint, native_id};
+pub use selector::TopicSelector;
+pub use text::ParseTextError;

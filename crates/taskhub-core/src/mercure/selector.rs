@@ -1,0 +1,91 @@
+//! Topic selectors: what a subscriber asks for (`topic=`) and what a token's `mercure`
+//! claim grants (`publish`, `subscribe`).
+
+use super::text::{ParseTextError, check_line};
+use super::uri_template::UriTemplate;
+
+/// A topic selector (draft-07, "Topic Selectors"): `*` matches every topic; any other
+/// selector matches the topic equal to it, and, when it is a valid URI template, every
+/// topic the template matches.
+#[derive(Clone, Debug)]
+pub struct TopicSelector {
+    raw: Box<str>,
+    kind: Kind,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Any,
+    Exact,
+    Template(UriTemplate),
+}
+
+impl TopicSelector {
+    /// The longest selector accepted, in bytes.
+    pub const MAX_BYTES: usize = 4096;
+
+    /// Parses a selector, compiling it once if it is a URI template.
+    pub fn parse(value: &str) -> Result<Self, ParseTextError> {
+        check_line(value, Self::MAX_BYTES)?;
+        let kind = if value == "*" {
+            Kind::Any
+        } else {
+            UriTemplate::compile(value).map_or(Kind::Exact, Kind::Template)
+        };
+        Ok(Self {
+            raw: value.into(),
+            kind,
+        })
+    }
+
+    /// The selector as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn matches(&self, topic: &str) -> bool {
+        match &self.kind {
+            Kind::Any => true,
+            Kind::Exact => topic == &*self.raw,
+            Kind::Template(template) => topic == &*self.raw || template.matches(topic),
+        }
+    }
+
+    /// Whether any of `topics` matches.
+    pub fn matches_any<'a>(&self, topics: impl IntoIterator<Item = &'a str>) -> bool {
+        topics.into_iter().any(|topic| self.matches(topic))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selector(raw: &str) -> TopicSelector {
+        TopicSelector::parse(raw).expect("valid selector")
+    }
+
+    #[test]
+    fn star_exact_and_template() {
+        assert!(selector("*").matches("anything at all"));
+        assert!(selector("https://example.com/a").matches("https://example.com/a"));
+        assert!(!selector("https://example.com/a").matches("https://example.com/b"));
+        let template = selector("https://example.com/books/{id}");
+        assert!(template.matches("https://example.com/books/1"));
+        // A template also matches itself, so a grant can name a template exactly.
+        assert!(template.matches("https://example.com/books/{id}"));
+        assert!(!template.matches("https://example.com/authors/1"));
+        // Not a valid template: only itself.
+        assert!(selector("https://example.com/{oops").matches("https://example.com/{oops"));
+        assert!(!selector("https://example.com/{oops").matches("https://example.com/x"));
+        assert!(selector("a").matches_any(["b", "a"]));
+        assert!(!selector("a").matches_any([]));
+    }
+
+    #[test]
+    fn refuses_what_could_break_a_line() {
+        assert!(TopicSelector::parse("a\nb").is_err());
+        assert!(TopicSelector::parse("").is_err());
+        assert!(TopicSelector::parse(&"x".repeat(4097)).is_err());
+    }
+}
