@@ -1,29 +1,73 @@
 //! One stream entry, to and from TaskHub's event: fields `t` (type), `p` (topic, `""` for
-//! none), `v` (private, `1`/`0`) and `e` (the envelope without its id). Whoever reads an
-//! entry rebuilds the envelope with the entry's id and encodes the frame once.
+//! none), `v` (private, `1`/`0`), `e` (the envelope without its id) and, for an event
+//! published through Mercure, `m` (its `MercureFields` as JSON). Whoever reads an entry
+//! rebuilds the envelope with the entry's id and encodes the frame once.
 
 use std::sync::Arc;
 
 use redis::streams::StreamId;
 use taskhub_core::frame::{envelope_tail, envelope_with_id};
+use taskhub_core::mercure::MercureFields;
 use taskhub_core::{EventFrame, EventId, EventType, Timestamp, Topic};
 use taskhub_store::NewEvent;
 
 use crate::ClusterError;
 
-/// The four values an event adds to the publish script's arguments.
-pub(crate) fn fields(event: &NewEvent, timestamp: Timestamp) -> [String; 4] {
-    [
-        event.event_type.as_str().to_owned(),
-        event.topic.as_ref().map_or("", Topic::as_str).to_owned(),
-        if event.private { "1" } else { "0" }.to_owned(),
-        envelope_tail(
+/// What an event adds to the publish script's arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EntryFields {
+    pub(crate) event_type: String,
+    /// `""` for none.
+    pub(crate) topic: String,
+    pub(crate) private: bool,
+    /// The envelope without its id.
+    pub(crate) tail: String,
+    /// A Mercure update's id and its `MercureFields` as JSON; `None` for native events.
+    pub(crate) mercure: Option<(String, String)>,
+}
+
+impl EntryFields {
+    /// The script's six arguments for this event: type, topic, private, tail, and the
+    /// Mercure update id and fields (`""` for a native event).
+    pub(crate) fn args(&self) -> [&str; 6] {
+        let (update_id, mercure) = self
+            .mercure
+            .as_ref()
+            .map_or(("", ""), |(id, json)| (id.as_str(), json.as_str()));
+        [
+            &self.event_type,
+            &self.topic,
+            if self.private { "1" } else { "0" },
+            &self.tail,
+            update_id,
+            mercure,
+        ]
+    }
+}
+
+/// The entry fields of `event`, stamped with `timestamp`.
+pub(crate) fn fields(event: &NewEvent, timestamp: Timestamp) -> Result<EntryFields, ClusterError> {
+    let mercure = event
+        .mercure
+        .as_ref()
+        .map(|fields| {
+            serde_json::to_string(fields)
+                .map(|json| (fields.id.to_string(), json))
+                .map_err(|e| ClusterError::corrupt("update", e))
+        })
+        .transpose()?;
+    Ok(EntryFields {
+        event_type: event.event_type.as_str().to_owned(),
+        topic: event.topic.as_ref().map_or("", Topic::as_str).to_owned(),
+        private: event.private,
+        tail: envelope_tail(
             &event.event_type,
             event.topic.as_ref(),
             &event.data,
             timestamp,
         ),
-    ]
+        mercure,
+    })
 }
 
 /// The event id of a stream entry id (`N-0`).
@@ -52,9 +96,14 @@ pub(crate) fn frame(entry: &StreamId) -> Result<Arc<EventFrame>, ClusterError> {
     };
     let private = field("v")? == "1";
     let envelope = envelope_with_id(id, &field("e")?);
-    Ok(Arc::new(EventFrame::new(
-        id, event_type, topic, private, &envelope,
-    )))
+    let mercure = entry
+        .get::<String>("m")
+        .map(|json| serde_json::from_str::<MercureFields>(&json))
+        .transpose()
+        .map_err(|e| corrupt(format!("Mercure fields: {e}")))?;
+    Ok(Arc::new(
+        EventFrame::new(id, event_type, topic, private, &envelope).with_mercure(mercure),
+    ))
 }
 
 #[cfg(test)]
@@ -72,24 +121,56 @@ mod tests {
             private: true,
             data: serde_json::value::to_raw_value(&serde_json::json!({"status": "done"}))
                 .expect("serialisable"),
+            mercure: None,
         };
         let at = Timestamp::from_unix_millis(1_795_521_600_123);
-        let [t, p, v, e] = fields(&event, at);
-        let entry = StreamId {
-            id: "17-0".into(),
-            map: [("t", t), ("p", p), ("v", v), ("e", e)]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), Value::BulkString(v.into_bytes())))
-                .collect(),
-            ..StreamId::default()
-        };
-        let frame = frame(&entry).expect("readable");
+        let frame =
+            frame(&entry("17-0", &fields(&event, at).expect("encodable"))).expect("readable");
         let id = EventId::new(17);
         let envelope = envelope_json(id, &event.event_type, event.topic.as_ref(), &event.data, at);
         let expected = EventFrame::new(id, event.event_type, event.topic, true, &envelope);
         assert_eq!(frame.typed(), expected.typed());
         assert!(frame.is_private());
         assert_eq!(frame.topic().map(Topic::as_str), Some("tasks/42"));
+        assert!(frame.mercure_fields().is_none());
+    }
+
+    #[test]
+    fn a_mercure_update_keeps_its_fields_through_the_stream() {
+        use taskhub_core::mercure::{MercureTopic, UpdateId};
+        let mercure = MercureFields {
+            id: UpdateId::parse("urn:x").expect("valid"),
+            topics: vec![MercureTopic::parse("https://a/1").expect("valid")],
+            update_type: None,
+            retry: None,
+        };
+        let event = NewEvent {
+            event_type: EventType::parse("message").expect("valid"),
+            topic: None,
+            private: false,
+            data: serde_json::value::to_raw_value("hello").expect("serialisable"),
+            mercure: Some(mercure.clone()),
+        };
+        let fields = fields(&event, Timestamp::now()).expect("encodable");
+        assert_eq!(fields.args()[4], "urn:x");
+        let frame = frame(&entry("3-0", &fields)).expect("readable");
+        assert_eq!(frame.mercure_fields(), Some(&mercure));
+        assert_eq!(frame.mercure(), "id: urn:x\ndata: hello\n\n");
+    }
+
+    /// The entry the publish script writes for `fields`: `m` only for a Mercure update.
+    fn entry(id: &str, fields: &EntryFields) -> StreamId {
+        let [t, p, v, e, _, m] = fields.args();
+        let mercure = (!m.is_empty()).then_some(("m", m));
+        StreamId {
+            id: id.into(),
+            map: [("t", t), ("p", p), ("v", v), ("e", e)]
+                .into_iter()
+                .chain(mercure)
+                .map(|(k, v)| (k.to_owned(), Value::BulkString(v.as_bytes().to_vec())))
+                .collect(),
+            ..StreamId::default()
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamRangeReply;
+use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventId, Timestamp};
 use taskhub_store::{CommitSink, NewEvent, Replay};
 use tokio::sync::Mutex;
@@ -18,7 +19,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::script::{self, COUNTER, STREAM, Scripts};
+use crate::entry::EntryFields;
+use crate::script::{self, COUNTER, DUPLICATE, STREAM, Scripts, UPDATE_IDS, UPDATE_POSITIONS};
 use crate::{ClusterError, RedisUrl, durability, entry, reader};
 
 /// How long a command may wait for Redis's answer before the caller gets a 503.
@@ -101,13 +103,15 @@ impl RedisLog {
         })
     }
 
-    /// Appends events, all or nothing, and returns their ids once Redis answered.
+    /// Appends events, all or nothing, and returns their ids once Redis answered. An
+    /// event whose Mercure update id is already in the history fails the batch
+    /// ([`ClusterError::DuplicateUpdateId`]).
     pub async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, ClusterError> {
         let timestamp = Timestamp::now();
-        let entries: Vec<_> = events
+        let entries = events
             .iter()
             .map(|event| entry::fields(event, timestamp))
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         let first = self.append(&entries, None).await?;
         Ok((first..first + entries.len() as u64)
             .map(EventId::new)
@@ -120,7 +124,7 @@ impl RedisLog {
         &self,
         database: &str,
         row: i64,
-        fields: &[String; 4],
+        fields: &EntryFields,
     ) -> Result<EventId, ClusterError> {
         let marker = script::marker_key(database, row);
         let first = self
@@ -131,20 +135,66 @@ impl RedisLog {
 
     async fn append(
         &self,
-        entries: &[[String; 4]],
+        entries: &[EntryFields],
         marker: Option<&str>,
     ) -> Result<u64, ClusterError> {
         let mut call = self.inner.scripts.publish.prepare_invoke();
-        call.key(STREAM).key(COUNTER);
+        call.key(STREAM)
+            .key(COUNTER)
+            .key(UPDATE_IDS)
+            .key(UPDATE_POSITIONS);
         if let Some(marker) = marker {
             call.key(marker);
         }
         call.arg(self.inner.history_size)
             .arg(script::MARKER_TTL_SECS);
         for fields in entries {
-            call.arg(&fields[..]);
+            call.arg(&fields.args()[..]);
         }
-        Ok(call.invoke_async(&mut self.inner.commands.clone()).await?)
+        call.invoke_async(&mut self.inner.commands.clone())
+            .await
+            .map_err(|e| {
+                if e.code() != Some(DUPLICATE) {
+                    return e.into();
+                }
+                let taken = e
+                    .detail()
+                    .and_then(|index| entries.get(index.trim().parse::<usize>().ok()?))
+                    .and_then(|fields| fields.mercure.as_ref())
+                    .map_or_else(String::new, |(id, _)| id.clone());
+                ClusterError::DuplicateUpdateId(taken)
+            })
+    }
+
+    /// The id to replay after for a Mercure subscriber resuming from `point` (as the
+    /// single-node store's `locate`): `None` when the history does not hold it.
+    pub async fn locate(&self, point: ResumePoint) -> Result<Option<EventId>, ClusterError> {
+        let mut commands = self.inner.commands.clone();
+        match point {
+            ResumePoint::Unknown => Ok(None),
+            ResumePoint::Update(update) => {
+                let id: Option<u64> = redis::cmd("HGET")
+                    .arg(UPDATE_IDS)
+                    .arg(update.as_str())
+                    .query_async(&mut commands)
+                    .await?;
+                Ok(id.map(EventId::new))
+            }
+            ResumePoint::Earliest => Ok(Some(self.bounds().await?.oldest_resumable())),
+            ResumePoint::Event(id) => Ok(self.bounds().await?.resumable(id).then_some(id)),
+        }
+    }
+
+    async fn bounds(&self) -> Result<Bounds, ClusterError> {
+        let (counter, newest, oldest): (Option<u64>, StreamRangeReply, StreamRangeReply) =
+            redis::pipe()
+                .atomic()
+                .get(COUNTER)
+                .xrevrange_count(STREAM, "+", "-", 1)
+                .xrange_count(STREAM, "-", "+", 1)
+                .query_async(&mut self.inner.commands.clone())
+                .await?;
+        Bounds::new(counter, &newest, &oldest)
     }
 
     /// Up to `limit` events after `after`, or [`Replay::Unavailable`] when `after` is
@@ -165,17 +215,7 @@ impl RedisLog {
             .xrange_count(STREAM, start, "+", limit)
             .query_async(&mut self.inner.commands.clone())
             .await?;
-        let first_id = |reply: &StreamRangeReply| {
-            reply
-                .ids
-                .first()
-                .map(|e| entry::event_id(&e.id).map(EventId::get))
-                .transpose()
-        };
-        let last = counter.unwrap_or(0).max(first_id(&newest)?.unwrap_or(0));
-        let oldest_resumable = first_id(&oldest)?.unwrap_or(last + 1) - 1;
-        let after = after.get();
-        if after > last || after < oldest_resumable {
+        if !Bounds::new(counter, &newest, &oldest)?.resumable(after) {
             return Ok(Replay::Unavailable);
         }
         let frames = page
@@ -220,6 +260,45 @@ impl RedisLog {
         if let Some(reader) = self.inner.reader.lock().await.take() {
             let _ = reader.await;
         }
+    }
+}
+
+/// The log's bounds, from the counter and the stream's newest and oldest entries.
+struct Bounds {
+    /// The last id issued.
+    last: u64,
+    /// The id whose successors are exactly what the stream still holds.
+    oldest_resumable: u64,
+}
+
+impl Bounds {
+    fn new(
+        counter: Option<u64>,
+        newest: &StreamRangeReply,
+        oldest: &StreamRangeReply,
+    ) -> Result<Self, ClusterError> {
+        let first_id = |reply: &StreamRangeReply| {
+            reply
+                .ids
+                .first()
+                .map(|e| entry::event_id(&e.id).map(EventId::get))
+                .transpose()
+        };
+        let last = counter.unwrap_or(0).max(first_id(newest)?.unwrap_or(0));
+        let oldest_resumable = first_id(oldest)?.unwrap_or(last + 1) - 1;
+        Ok(Self {
+            last,
+            oldest_resumable,
+        })
+    }
+
+    fn oldest_resumable(&self) -> EventId {
+        EventId::new(self.oldest_resumable)
+    }
+
+    /// Whether everything after `after` is still in the stream (and `after` was issued).
+    fn resumable(&self, after: EventId) -> bool {
+        after.get() <= self.last && after.get() >= self.oldest_resumable
     }
 }
 

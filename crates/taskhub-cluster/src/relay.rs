@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::entry::EntryFields;
 use crate::failpoint::{self, RELAY_AFTER_XADD};
 use crate::postgres::pool::Pool;
 use crate::{ClusterError, RedisLog};
@@ -47,13 +48,13 @@ impl Relay {
         let mut relayed = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get(0)?;
-            let private: bool = row.try_get(3)?;
-            let fields = [
-                row.try_get(1)?,
-                row.try_get(2)?,
-                if private { "1" } else { "0" }.to_owned(),
-                row.try_get(4)?,
-            ];
+            let fields = EntryFields {
+                event_type: row.try_get(1)?,
+                topic: row.try_get(2)?,
+                private: row.try_get(3)?,
+                tail: row.try_get(4)?,
+                mercure: None,
+            };
             self.log.relay(&self.database, id, &fields).await?;
             failpoint::hit(RELAY_AFTER_XADD);
             relayed.push(id);

@@ -16,20 +16,38 @@ pub(crate) fn marker_key(database: &str, row: i64) -> String {
     format!("taskhub:outbox:{database}:{row}")
 }
 
-/// Appends a batch: `KEYS` = stream, counter, and optionally the outbox row's marker;
-/// `ARGV` = max length, marker TTL, then four values per event: type, topic (`""` for
-/// none), private (`"1"`/`"0"`), envelope tail. Returns the first id of the batch.
+/// Mercure update ids → their event id, for resuming and for refusing a duplicate id.
+pub(crate) const UPDATE_IDS: &str = "taskhub:update_ids";
+/// The same ids scored by event id, so the script can drop those trimmed from the stream.
+pub(crate) const UPDATE_POSITIONS: &str = "taskhub:update_positions";
+
+/// The error code the publish script answers with when an update id is already taken.
+pub(crate) const DUPLICATE: &str = "TASKHUB_DUPLICATE";
+
+/// Appends a batch: `KEYS` = stream, counter, update ids, update positions, and optionally
+/// the outbox row's marker; `ARGV` = max length, marker TTL, then six values per event:
+/// type, topic (`""` for none), private (`"1"`/`"0"`), envelope tail, Mercure update id
+/// and fields (`""` for a native event). Returns the first id of the batch.
 ///
 /// The next id is one past the larger of the counter and the stream's last entry, so a
 /// lost counter cannot make an append fail halfway. With a marker that already exists the
 /// script appends nothing and returns the id recorded: relaying a row twice is harmless.
-/// `MAXLEN` is exact, so the stream keeps exactly the newest `history_size` events, as the
-/// single-node log does.
+/// An update id already in the history fails the whole batch with [`DUPLICATE`] before
+/// anything is written. `MAXLEN` is exact, so the stream keeps exactly the newest
+/// `history_size` events, as the single-node log does; the update ids of trimmed events
+/// are dropped with them.
 const PUBLISH: &str = r"
-local marker = KEYS[3]
+local marker = KEYS[5]
 if marker then
   local done = redis.call('GET', marker)
   if done then return tonumber(done) end
+end
+local n = (#ARGV - 2) / 6
+for i = 0, n - 1 do
+  local update = ARGV[3 + i * 6 + 4]
+  if update ~= '' and redis.call('HEXISTS', KEYS[3], update) == 1 then
+    return redis.error_reply('TASKHUB_DUPLICATE ' .. i)
+  end
 end
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
@@ -37,13 +55,25 @@ if top then
   local top_id = tonumber(string.match(top[1], '^(%d+)'))
   if top_id > last then last = top_id end
 end
-local n = (#ARGV - 2) / 4
 for i = 0, n - 1 do
-  local a = 3 + i * 4
-  redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], string.format('%d-0', last + 1 + i),
-    't', ARGV[a], 'p', ARGV[a + 1], 'v', ARGV[a + 2], 'e', ARGV[a + 3])
+  local a = 3 + i * 6
+  local id = last + 1 + i
+  local entry = {'t', ARGV[a], 'p', ARGV[a + 1], 'v', ARGV[a + 2], 'e', ARGV[a + 3]}
+  if ARGV[a + 4] ~= '' then
+    table.insert(entry, 'm')
+    table.insert(entry, ARGV[a + 5])
+    redis.call('HSET', KEYS[3], ARGV[a + 4], id)
+    redis.call('ZADD', KEYS[4], id, ARGV[a + 4])
+  end
+  redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], string.format('%d-0', id), unpack(entry))
 end
 redis.call('SET', KEYS[2], string.format('%d', last + n))
+local trimmed = last + n - tonumber(ARGV[1])
+if trimmed > 0 then
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', trimmed)
+  for _, update in ipairs(gone) do redis.call('HDEL', KEYS[3], update) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', trimmed)
+end
 if marker then redis.call('SET', marker, string.format('%d', last + 1), 'EX', ARGV[2]) end
 return last + 1
 ";

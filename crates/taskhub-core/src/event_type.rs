@@ -63,6 +63,12 @@ impl EventType {
     pub fn task_deleted() -> Self {
         Self::server_defined("task_deleted")
     }
+
+    /// `message`, SSE's default type: a Mercure update's type when it has none, or one
+    /// outside this alphabet.
+    pub fn message() -> Self {
+        Self::server_defined("message")
+    }
 }
 
 /// Checks the alphabet only; shared with type selectors, which add a trailing `*`.

@@ -9,6 +9,7 @@
 //! | cluster (`--redis-url`, `postgres://` database) | a Redis Stream | PostgreSQL |
 
 use taskhub_cluster::{PgTasks, RedisLog};
+use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventId, Task, TaskId, TaskStatus};
 use taskhub_store::{NewEvent, NewTask, Replay, Store, StoreError, TaskPatch};
 
@@ -42,6 +43,15 @@ impl EventLog {
         match self {
             Self::Sqlite(store) => store.replay(after, limit).await,
             Self::Redis(log) => Ok(log.replay(after, limit).await?),
+        }
+    }
+
+    /// The id to replay after for a Mercure subscriber resuming from `point`; `None` when
+    /// the history does not hold it.
+    pub(crate) async fn locate(&self, point: ResumePoint) -> Result<Option<EventId>, StoreError> {
+        match self {
+            Self::Sqlite(store) => store.locate(point).await,
+            Self::Redis(log) => Ok(log.locate(point).await?),
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use taskhub_cluster::{RedisUrl, StoreUrl};
 
-use crate::{CorsOrigins, JwtConfig, TrustedProxies};
+use crate::{CorsOrigins, JwtConfig, MercureConfig, TrustedProxies};
 
 /// What to do with a subscriber whose buffer of undelivered events is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -30,6 +30,8 @@ pub struct Config {
     pub allow_unauthenticated: bool,
     /// Token verification; no key means authentication is off.
     pub jwt: JwtConfig,
+    /// The Mercure hub at `/.well-known/mercure`; `None` turns it off.
+    pub mercure: Option<MercureConfig>,
     /// Browser origins allowed to call the API (CORS).
     pub cors_origins: CorsOrigins,
     /// Stream connects per minute per client address; 0 turns the limit off.
@@ -66,6 +68,7 @@ impl Default for Config {
             redis_url: None,
             allow_unauthenticated: false,
             jwt: JwtConfig::default(),
+            mercure: None,
             cors_origins: CorsOrigins::default(),
             connect_rate: 60,
             publish_rate: 1000,

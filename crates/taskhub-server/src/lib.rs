@@ -10,6 +10,7 @@
 //! - `subscription`: one subscriber's stream: replay from the store, then live, with
 //!   keepalives and the slow-client policy.
 //! - `http`: routes, request parsing at the edge, and errors as problem+json.
+//! - `mercure`: the Mercure hub at `/.well-known/mercure`, on the same log and hub.
 //!
 //! See `ARCHITECTURE.md` at the repository root for the path of one event.
 
@@ -22,6 +23,7 @@ mod connections;
 pub mod fuzzing;
 mod http;
 mod hub;
+mod mercure;
 mod metrics;
 mod rate_limit;
 mod request_id;
@@ -34,6 +36,7 @@ pub use auth::{JwtConfig, JwtConfigError};
 pub use client_addr::TrustedProxies;
 pub use config::{Config, SlowClientPolicy};
 pub use http::{BadOrigin, CorsOrigins};
+pub use mercure::{MercureConfig, MercureConfigError, MercureKey};
 pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;
 pub use taskhub_cluster::{ParseStoreUrlError, RedisUrl, StoreUrl};

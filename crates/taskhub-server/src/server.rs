@@ -26,7 +26,7 @@ use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::rate_limit::{Limits, RateLimiter};
 use crate::tls::{self, TlsError};
-use crate::{Config, JwtConfigError};
+use crate::{Config, JwtConfigError, MercureConfigError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,8 @@ pub enum StartError {
     UnauthenticatedExposure(SocketAddr),
     #[error("invalid JWT settings: {0}")]
     Jwt(#[from] JwtConfigError),
+    #[error("invalid Mercure settings: {0}")]
+    Mercure(#[from] MercureConfigError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
     #[error("cannot start in cluster mode: {0}")]
@@ -78,6 +80,11 @@ const STORE_READERS: usize = 4;
 impl Server {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let verifier = config.jwt.verifier()?;
+        let mercure = config
+            .mercure
+            .as_ref()
+            .map(|mercure| mercure.build().map(Arc::new))
+            .transpose()?;
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         if verifier.is_none() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
             return Err(StartError::UnauthenticatedExposure(config.addr));
@@ -129,6 +136,7 @@ impl Server {
             tasks,
             hub,
             verifier,
+            mercure,
             limits,
             shutdown: CancellationToken::new(),
         };

@@ -26,6 +26,7 @@ mod writer;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
+use taskhub_core::mercure::{MercureFields, ResumePoint};
 use taskhub_core::{EventFrame, EventId, EventType, Task, TaskId, TaskStatus, Topic};
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,6 +46,9 @@ pub struct NewEvent {
     pub private: bool,
     /// Compact JSON, as `serde_json::value::to_raw_value` writes it.
     pub data: Box<RawValue>,
+    /// What a Mercure publish adds (its `data` is then a JSON string); `None` for native
+    /// events.
+    pub mercure: Option<MercureFields>,
 }
 
 /// Receives every committed event, in id order, on the writer thread. It must not block.
@@ -82,7 +86,9 @@ impl Store {
         Ok(Self { writes, reads })
     }
 
-    /// Durably appends events, all or nothing, and returns their ids.
+    /// Durably appends events, all or nothing, and returns their ids. An event whose
+    /// Mercure update id is already in the history is refused
+    /// ([`StoreError::DuplicateUpdateId`]).
     pub async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, StoreError> {
         self.write(|reply| Write::Publish { events, reply }).await
     }
@@ -123,6 +129,14 @@ impl Store {
     pub async fn replay(&self, after: EventId, limit: usize) -> Result<Replay, StoreError> {
         self.reads
             .run(move |conn| reader::replay(conn, after, limit))
+            .await
+    }
+
+    /// The id to replay after, for a Mercure subscriber resuming from `point`; `None`
+    /// when the history does not hold it (see [`reader::locate`]).
+    pub async fn locate(&self, point: ResumePoint) -> Result<Option<EventId>, StoreError> {
+        self.reads
+            .run(move |conn| reader::locate(conn, &point))
             .await
     }
 

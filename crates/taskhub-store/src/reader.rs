@@ -6,7 +6,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
+use taskhub_core::mercure::{MercureFields, ResumePoint};
 use taskhub_core::{EventFrame, EventId, EventType, Topic};
 use tokio::sync::Semaphore;
 
@@ -84,44 +85,94 @@ pub(crate) fn replay(
     limit: usize,
 ) -> Result<Replay, StoreError> {
     let tx = conn.unchecked_transaction()?;
-    let (last, oldest): (u64, Option<u64>) = tx.query_row(
-        "SELECT last_event_id, (SELECT MIN(id) FROM events) FROM event_log",
-        [],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
-    let after = after.get();
-    let oldest_resumable = oldest.unwrap_or(last + 1) - 1;
-    if after > last || after < oldest_resumable {
+    if !History::read(&tx)?.resumable(after) {
         return Ok(Replay::Unavailable);
     }
     let mut statement = tx.prepare_cached(
-        "SELECT id, event, topic, private, envelope FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+        "SELECT id, event, topic, private, envelope, mercure FROM events \
+         WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
-    let rows = statement.query_map(rusqlite::params![after, limit as i64], |row| {
+    let rows = statement.query_map(rusqlite::params![after.get(), limit as i64], |row| {
         Ok((
             row.get::<_, u64>(0)?,
             row.get::<_, String>(1)?,
             row.get::<_, Option<String>>(2)?,
             row.get::<_, bool>(3)?,
             row.get::<_, String>(4)?,
+            row.get::<_, Option<String>>(5)?,
         ))
     })?;
     let mut frames = Vec::new();
     for row in rows {
-        let (id, event, topic, private, envelope) = row?;
+        let (id, event, topic, private, envelope, mercure) = row?;
         let corrupt = |what: String| StoreError::Unavailable(format!("event {id}: corrupt {what}"));
         let event_type = EventType::parse(&event).map_err(|e| corrupt(format!("type: {e}")))?;
         let topic = topic
             .map(|t| Topic::parse(&t))
             .transpose()
             .map_err(|e| corrupt(format!("topic: {e}")))?;
-        frames.push(Arc::new(EventFrame::new(
-            EventId::new(id),
-            event_type,
-            topic,
-            private,
-            &envelope,
-        )));
+        let mercure = mercure
+            .map(|json| serde_json::from_str::<MercureFields>(&json))
+            .transpose()
+            .map_err(|e| corrupt(format!("Mercure fields: {e}")))?;
+        frames.push(Arc::new(
+            EventFrame::new(EventId::new(id), event_type, topic, private, &envelope)
+                .with_mercure(mercure),
+        ));
     }
     Ok(Replay::Events(frames))
+}
+
+/// The id to replay after for a Mercure subscriber resuming from `point`: `earliest` is
+/// just before the oldest event kept, `#N` is `N` while replay after it is possible, and
+/// an update id is its event while the history holds it.
+pub(crate) fn locate(
+    conn: &Connection,
+    point: &ResumePoint,
+) -> Result<Option<EventId>, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let history = History::read(&tx)?;
+    Ok(match point {
+        ResumePoint::Earliest => Some(history.oldest_resumable()),
+        ResumePoint::Event(id) => history.resumable(*id).then_some(*id),
+        ResumePoint::Update(update) => tx
+            .prepare_cached("SELECT id FROM events WHERE mercure_id = ?1 ORDER BY id DESC LIMIT 1")?
+            .query_row([update.as_str()], |row| row.get(0))
+            .optional()?
+            .map(EventId::new),
+        ResumePoint::Unknown => None,
+    })
+}
+
+/// The bounds of the log, read inside the caller's transaction.
+struct History {
+    /// The last id issued.
+    last: u64,
+    /// The oldest id still kept, if any is.
+    oldest: Option<u64>,
+}
+
+impl History {
+    fn read(tx: &rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
+        Ok(tx.query_row(
+            "SELECT last_event_id, (SELECT MIN(id) FROM events) FROM event_log",
+            [],
+            |row| {
+                Ok(Self {
+                    last: row.get(0)?,
+                    oldest: row.get(1)?,
+                })
+            },
+        )?)
+    }
+
+    /// The id whose successors are exactly what the log still holds.
+    fn oldest_resumable(&self) -> EventId {
+        EventId::new(self.oldest.unwrap_or(self.last + 1) - 1)
+    }
+
+    /// Whether everything after `after` is still in the log (and `after` was issued).
+    fn resumable(&self, after: EventId) -> bool {
+        after.get() <= self.last && after >= self.oldest_resumable()
+    }
 }

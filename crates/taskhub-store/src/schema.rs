@@ -7,7 +7,8 @@ use rusqlite::{Connection, OpenFlags};
 use crate::{DatabaseUrl, StoreError};
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
     CREATE TABLE events (
         id       INTEGER PRIMARY KEY,
         event    TEXT    NOT NULL,
@@ -30,7 +31,15 @@ const MIGRATIONS: &[&str] = &[r"
         updated_at  TEXT NOT NULL
     );
     CREATE INDEX tasks_by_status ON tasks (status, id);
-"];
+",
+    r"
+    -- Events published through Mercure: the update's id, and the rest of what Mercure
+    -- adds to the envelope (taskhub_core::mercure::MercureFields, as JSON).
+    ALTER TABLE events ADD COLUMN mercure_id TEXT;
+    ALTER TABLE events ADD COLUMN mercure TEXT;
+    CREATE INDEX events_by_mercure_id ON events (mercure_id) WHERE mercure_id IS NOT NULL;
+",
+];
 
 /// How long a connection waits on a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

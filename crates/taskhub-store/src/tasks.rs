@@ -120,6 +120,7 @@ pub fn event(event_type: EventType, task: &Task) -> Result<NewEvent, StoreError>
             "task": task,
         }))
         .map_err(|e| StoreError::Unavailable(format!("cannot encode task {}: {e}", task.id)))?,
+        mercure: None,
     })
 }
 

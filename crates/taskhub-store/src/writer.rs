@@ -248,6 +248,21 @@ fn append(
     frames: &mut Vec<Arc<EventFrame>>,
 ) -> Result<EventId, StoreError> {
     let id = last_id.next();
+    let mercure = event
+        .mercure
+        .as_ref()
+        .map(|fields| {
+            let taken = conn
+                .prepare_cached("SELECT 1 FROM events WHERE mercure_id = ?1")?
+                .exists([fields.id.as_str()])?;
+            if taken {
+                return Err(StoreError::DuplicateUpdateId(fields.id.to_string()));
+            }
+            let json = serde_json::to_string(fields)
+                .map_err(|e| StoreError::Unavailable(format!("cannot encode an update: {e}")))?;
+            Ok((fields.id.as_str(), json))
+        })
+        .transpose()?;
     let envelope = envelope_json(
         id,
         &event.event_type,
@@ -256,22 +271,22 @@ fn append(
         Timestamp::now(),
     );
     conn.prepare_cached(
-        "INSERT INTO events (id, event, topic, private, envelope) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO events (id, event, topic, private, envelope, mercure_id, mercure) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         id.get(),
         event.event_type.as_str(),
         event.topic.as_ref().map(|t| t.as_str()),
         event.private,
-        envelope
+        envelope,
+        mercure.as_ref().map(|(update_id, _)| *update_id),
+        mercure.as_ref().map(|(_, json)| json),
     ])?;
-    frames.push(Arc::new(EventFrame::new(
-        id,
-        event.event_type,
-        event.topic,
-        event.private,
-        &envelope,
-    )));
+    frames.push(Arc::new(
+        EventFrame::new(id, event.event_type, event.topic, event.private, &envelope)
+            .with_mercure(event.mercure),
+    ));
     *last_id = id;
     Ok(id)
 }

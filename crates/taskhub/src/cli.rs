@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, ListenOptions, PublishOptions};
 use taskhub_server::{
-    Config, CorsOrigins, JwtConfig, RedisUrl, Server, SlowClientPolicy, StoreUrl, TlsFiles,
-    TrustedProxies, shutdown_signal,
+    Config, CorsOrigins, JwtConfig, MercureConfig, MercureKey, RedisUrl, Server, SlowClientPolicy,
+    StoreUrl, TlsFiles, TrustedProxies, shutdown_signal,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -122,6 +122,36 @@ struct ServeArgs {
     /// Listen on a non-loopback address with authentication off.
     #[arg(long, env = "TASKHUB_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
+    /// Serve a Mercure hub at /.well-known/mercure; this key verifies publishers' and
+    /// subscribers' tokens (a secret for HS*, a PEM public key for RS*/ES*) [default: none, hub off]
+    #[arg(long, env = "TASKHUB_MERCURE_JWT_KEY", hide_env_values = true)]
+    mercure_jwt_key: Option<String>,
+    /// Algorithm of the Mercure tokens.
+    #[arg(long, env = "TASKHUB_MERCURE_JWT_ALG", default_value = "HS256")]
+    mercure_jwt_alg: String,
+    /// Key for Mercure publishers' tokens only [default: --mercure-jwt-key]
+    #[arg(
+        long,
+        env = "TASKHUB_MERCURE_PUBLISHER_JWT_KEY",
+        hide_env_values = true
+    )]
+    mercure_publisher_jwt_key: Option<String>,
+    /// Algorithm of the publishers' tokens [default: --mercure-jwt-alg]
+    #[arg(long, env = "TASKHUB_MERCURE_PUBLISHER_JWT_ALG")]
+    mercure_publisher_jwt_alg: Option<String>,
+    /// Key for Mercure subscribers' tokens only [default: --mercure-jwt-key]
+    #[arg(
+        long,
+        env = "TASKHUB_MERCURE_SUBSCRIBER_JWT_KEY",
+        hide_env_values = true
+    )]
+    mercure_subscriber_jwt_key: Option<String>,
+    /// Algorithm of the subscribers' tokens [default: --mercure-jwt-alg]
+    #[arg(long, env = "TASKHUB_MERCURE_SUBSCRIBER_JWT_ALG")]
+    mercure_subscriber_jwt_alg: Option<String>,
+    /// Let Mercure subscribers without a token receive public updates.
+    #[arg(long, env = "TASKHUB_MERCURE_ANONYMOUS")]
+    mercure_anonymous: bool,
     /// Browser origins allowed to call the API, comma-separated (exact, e.g. https://app.example.com).
     #[arg(long, env = "TASKHUB_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -207,6 +237,7 @@ impl Cli {
 impl ServeArgs {
     async fn run(self) -> anyhow::Result<()> {
         init_logging(self.log_format, "info");
+        let mercure = self.mercure()?;
         let config = Config {
             addr: self.addr,
             database_url: self.database_url,
@@ -223,6 +254,7 @@ impl ServeArgs {
                     .transpose()?,
                 algorithms: self.jwt_algorithms,
             },
+            mercure,
             cors_origins: CorsOrigins::parse(&self.cors_origins)?,
             connect_rate: self.connect_rate,
             publish_rate: self.publish_rate,
@@ -252,6 +284,32 @@ impl ServeArgs {
             .context("cannot start the server")?;
         server.run(shutdown_signal()).await;
         Ok(())
+    }
+}
+
+impl ServeArgs {
+    /// The Mercure settings from the `--mercure-*` flags; `None` leaves the hub off.
+    fn mercure(&self) -> anyhow::Result<Option<MercureConfig>> {
+        let key = |key: &Option<String>, algorithm: &Option<String>| {
+            key.clone().map(|key| MercureKey {
+                key,
+                algorithm: algorithm
+                    .clone()
+                    .unwrap_or_else(|| self.mercure_jwt_alg.clone()),
+            })
+        };
+        Ok(MercureConfig::resolve(
+            key(&self.mercure_jwt_key, &None),
+            key(
+                &self.mercure_publisher_jwt_key,
+                &self.mercure_publisher_jwt_alg,
+            ),
+            key(
+                &self.mercure_subscriber_jwt_key,
+                &self.mercure_subscriber_jwt_alg,
+            ),
+            self.mercure_anonymous,
+        )?)
     }
 }
 

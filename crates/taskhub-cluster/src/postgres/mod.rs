@@ -153,16 +153,16 @@ impl PgTasks {
         let Some(task) = task else { return Ok(None) };
         let event =
             task_event(event_type, &task).map_err(|e| ClusterError::corrupt("task database", e))?;
-        let [event_type, topic, private, tail] = entry::fields(&event, Timestamp::now());
+        let fields = entry::fields(&event, Timestamp::now())?;
         tx.execute(
             "INSERT INTO taskhub_outbox (task_id, event, topic, private, tail) \
              VALUES ($1, $2, $3, $4, $5)",
             &[
                 &task.id.get(),
-                &event_type,
-                &topic,
-                &(private == "1"),
-                &tail,
+                &fields.event_type,
+                &fields.topic,
+                &fields.private,
+                &fields.tail,
             ],
         )
         .await?;

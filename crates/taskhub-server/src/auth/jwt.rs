@@ -1,10 +1,12 @@
 //! JWT verification: HS256 with a shared secret by default, or RS256/ES256 (and
-//! relatives) with a public key. `alg: none` is never accepted; `exp` is required.
+//! relatives) with a public key. `alg: none` is never accepted; `exp` is required of
+//! TaskHub's own tokens (Mercure's, checked by the same [`Verifier`], may omit it).
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use taskhub_core::Selector;
 
 use super::caller::Grants;
@@ -133,20 +135,30 @@ impl JwtConfig {
                 })
                 .collect::<Result<_, _>>()?
         };
-        let mut validation = Validation::new(family[0]);
-        validation.algorithms = algorithms;
-        validation.set_required_spec_claims(&["exp"]);
-        validation.validate_nbf = true;
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        Ok(Some(Verifier { key, validation }))
+        Ok(Some(Verifier::new(key, algorithms, true)))
     }
 }
 
 impl Verifier {
-    pub(crate) fn verify(&self, token: String) -> Result<Grants, TokenError> {
+    /// Checks tokens signed with `key` by one of `algorithms`: their signature, `exp`
+    /// (which `exp_required` makes mandatory) and `nbf`, with no leeway.
+    pub(crate) fn new(key: DecodingKey, algorithms: Vec<Algorithm>, exp_required: bool) -> Self {
+        let mut validation = Validation::new(algorithms.first().copied().unwrap_or_default());
+        validation.algorithms = algorithms;
+        let required: &[&str] = if exp_required { &["exp"] } else { &[] };
+        validation.set_required_spec_claims(required);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        Self { key, validation }
+    }
+
+    /// The claims of a valid token.
+    pub(crate) fn decode<C: DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
         use jsonwebtoken::errors::ErrorKind;
-        let claims = decode::<Claims>(&token, &self.key, &self.validation)
+        decode::<C>(token, &self.key, &self.validation)
+            .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::ImmatureSignature => TokenError::NotYetValid,
@@ -156,8 +168,12 @@ impl Verifier {
                 }
                 ErrorKind::MissingRequiredClaim(_) => TokenError::MissingExp,
                 _ => TokenError::Malformed,
-            })?
-            .claims;
+            })
+    }
+
+    /// What a TaskHub token grants.
+    pub(crate) fn verify(&self, token: String) -> Result<Grants, TokenError> {
+        let claims: Claims = self.decode(&token)?;
         let selectors = |items: Vec<String>| {
             items
                 .into_iter()

@@ -14,5 +14,5 @@ mod jwt;
 mod token;
 
 pub(crate) use caller::{Access, Caller};
-pub(crate) use jwt::Verifier;
 pub use jwt::{JwtConfig, JwtConfigError};
+pub(crate) use jwt::{TokenError, Verifier};

@@ -51,6 +51,11 @@ impl CorsOrigins {
         self.0.is_empty()
     }
 
+    /// Whether `origin` is one of the listed origins.
+    pub(crate) fn allows(&self, origin: &str) -> bool {
+        self.0.iter().any(|allowed| allowed == origin)
+    }
+
     fn allowed(&self, headers: &HeaderMap) -> Option<HeaderValue> {
         let origin = headers.get(ORIGIN)?;
         self.0

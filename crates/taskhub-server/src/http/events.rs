@@ -1,10 +1,9 @@
 //! `POST /events` (publish) and `GET /events/stream` (subscribe).
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,10 +16,11 @@ use super::body::JsonBody;
 use super::fields::Fields;
 use super::openapi::{PublishBody, Published, StreamErrors, WriteErrors};
 use super::problem::ApiError;
+use super::sse;
 use crate::auth::Caller;
 use crate::metrics::METRICS;
 use crate::rate_limit::{ConnectAllowed, WriteAllowed};
-use crate::subscription::{self, Subscription};
+use crate::subscription::{Resume, View};
 
 /// Most events in one `POST /events` batch.
 const MAX_BATCH: usize = 1000;
@@ -101,6 +101,7 @@ fn parse_event(value: &Value, path: String, max_data: usize) -> Result<NewEvent,
         topic,
         private,
         data,
+        mercure: None,
     })
 }
 
@@ -167,41 +168,19 @@ pub(crate) async fn stream(
         .filter(|id| !id.is_empty());
 
     let access = caller.check_subscribe(&filter)?;
-    let config = &state.config;
-    let permit = state.hub.admit().ok_or_else(|| {
-        METRICS.streams_rejected.inc();
-        ApiError::TooManyStreams {
-            limit: config.max_clients,
-            retry_after: config.retry,
-        }
-    })?;
-    let request = subscription::Request {
+    let permit = sse::admit(&state)?;
+    let resume = match last_event_id {
+        None => Resume::Live,
+        Some(raw) => match raw.parse() {
+            Ok(id) => Resume::After(id),
+            Err(_) => Resume::Unknown(raw),
+        },
+    };
+    let view = View::Native {
         filter,
         access,
         typed,
-        last_event_id,
     };
-    let settings = subscription::Settings {
-        retry: config.retry,
-        keepalive: config.keepalive,
-        policy: config.slow_client_policy,
-    };
-    let subscription = Subscription::new(
-        request,
-        settings,
-        state.events.clone(),
-        state.hub.subscribe(),
-        &state.hub.new_client_id(),
-        state.shutdown.clone(),
-        permit,
-    );
-    let mut response = Body::from_stream(subscription.into_body_stream()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    let live = state.hub.subscribe();
+    Ok(sse::respond(&state, view, resume, live, permit))
 }

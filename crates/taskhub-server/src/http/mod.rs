@@ -1,15 +1,16 @@
 //! The HTTP surface: routes, shared state, and the parsing of requests at the edge.
 
 mod board;
-mod body;
+pub(crate) mod body;
 mod cors;
 pub(crate) mod events;
 mod fields;
 mod head_limit;
 mod health;
 mod metrics;
-mod openapi;
+pub(crate) mod openapi;
 mod problem;
+pub(crate) mod sse;
 pub(crate) mod tasks;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::Config;
 use crate::auth::Verifier;
 use crate::backend::{EventLog, TaskStore};
 use crate::hub::Hub;
+use crate::mercure::{self, Mercure};
 use crate::rate_limit::Limits;
 pub use cors::{BadOrigin, CorsOrigins};
 pub(crate) use problem::ApiError;
@@ -36,6 +38,8 @@ pub(crate) struct AppState {
     pub(crate) hub: Arc<Hub>,
     /// Checks tokens; `None` when authentication is off.
     pub(crate) verifier: Option<Verifier>,
+    /// The Mercure hub at `/.well-known/mercure`; `None` when it is off.
+    pub(crate) mercure: Option<Arc<Mercure>>,
     /// Per-address rate limits.
     pub(crate) limits: Arc<Limits>,
     /// Cancelled when the server starts shutting down; every stream watches it.
@@ -43,15 +47,27 @@ pub(crate) struct AppState {
 }
 
 pub(crate) fn router(state: AppState) -> Router {
-    let router = Router::new()
-        .route("/events", post(events::publish))
-        .route("/events/stream", get(events::stream))
+    let tasks = Router::new()
         .route("/tasks", post(tasks::create).get(tasks::list))
         .route(
             "/tasks/{id}",
             get(tasks::get).patch(tasks::update).delete(tasks::delete),
         )
-        .route("/tasks/status/{id}", put(tasks::set_status))
+        .route("/tasks/status/{id}", put(tasks::set_status));
+    let mut router = Router::new()
+        .route("/events", post(events::publish))
+        .route("/events/stream", get(events::stream));
+    if state.mercure.is_some() {
+        router = router
+            .route(
+                mercure::PATH,
+                get(mercure::subscribe::subscribe).post(mercure::publish::publish),
+            )
+            .merge(tasks.layer(middleware::map_response(mercure::link_header)));
+    } else {
+        router = router.merge(tasks);
+    }
+    let router = router
         .route("/", get(board::page))
         .route("/assets/{file}", get(board::asset))
         .route("/healthz", get(health::live))

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::extract::State;
 use serde::Serialize;
 use serde_json::Value;
 use taskhub_core::Task;
@@ -14,7 +15,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::{events, health, tasks};
+use super::{AppState, events, health, tasks};
+use crate::mercure;
 
 /// One event to publish.
 #[derive(Serialize, ToSchema)]
@@ -140,6 +142,8 @@ problem_responses! {
     DeleteErrors: 401, 403, 404, 429, 503;
     StatusErrors: 401, 403, 404, 422, 429, 503;
     ReadyErrors: 503;
+    MercurePublishErrors: 400, 401, 403, 408, 409, 413, 415, 429, 503;
+    MercureSubscribeErrors: 400, 401, 429, 503;
 }
 
 /// What each error status means, wherever it appears.
@@ -148,12 +152,14 @@ fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
         .iter()
         .map(|status| {
             let description = match status {
-                400 => "Malformed JSON or query parameter (named in `parameter`)",
+                400 => "Malformed JSON, query parameter (named in `parameter`) or form field (in `field`)",
                 401 => "No or bad credentials",
                 403 => "The credentials do not cover the topic",
                 404 => "No such task",
                 408 => "The body arrived too slowly",
+                409 => "An update with this id is already in the history",
                 413 => "The body is over --max-body-bytes",
+                415 => "The body is not application/x-www-form-urlencoded",
                 422 => "A field is invalid (named in `field`)",
                 429 => "Rate limited: see Retry-After",
                 _ => "Store unavailable, or at the stream limit: see Retry-After",
@@ -178,7 +184,7 @@ pub(crate) struct Problem {
     title: String,
     status: u16,
     detail: String,
-    /// The JSON field at fault, for 422.
+    /// The JSON field at fault, for 422 (or the form field, for a Mercure 400).
     field: Option<String>,
     /// The query parameter at fault, for 400.
     parameter: Option<String>,
@@ -243,11 +249,41 @@ impl Modify for Credentials {
     }
 }
 
+/// The Mercure hub's two operations, in the document when the hub is on.
+#[derive(OpenApi)]
+#[openapi(
+    paths(mercure::publish::publish, mercure::subscribe::subscribe),
+    modifiers(&MercureCredentials),
+    tags((name = "mercure", description = "The Mercure protocol (draft-07) on the same event log"))
+)]
+struct MercureDoc;
+
+/// Where Mercure's JWT may travel besides `Authorization: Bearer`.
+struct MercureCredentials;
+
+impl Modify for MercureCredentials {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "mercure_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("mercureAuthorization"))),
+        );
+        components.add_security_scheme(
+            "mercure_query",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new("authorization"))),
+        );
+    }
+}
+
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
-pub(crate) async fn document() -> Json<Value> {
-    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+pub(crate) async fn document(State(state): State<AppState>) -> Json<Value> {
+    let mut api = ApiDoc::openapi();
+    if state.mercure.is_some() {
+        api.merge(MercureDoc::openapi());
+    }
+    let mut document = serde_json::to_value(api).unwrap_or_default();
     require_topic_when_private(&mut document);
     Json(document)
 }

@@ -19,6 +19,15 @@ pub(crate) enum ApiError {
     /// A query parameter is malformed.
     #[error("{detail}")]
     BadParameter { param: String, detail: String },
+    /// A form field (Mercure's publish) is missing, repeated or malformed.
+    #[error("`{field}`: {detail}")]
+    BadFormField { field: String, detail: String },
+    /// The body is not in a format this endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The request conflicts with what is stored (a Mercure update id already used).
+    #[error("{0}")]
+    Conflict(String),
     /// A JSON field is missing, of the wrong type, or out of range.
     #[error("`{field}`: {detail}")]
     InvalidField { field: String, detail: String },
@@ -46,7 +55,16 @@ pub(crate) enum ApiError {
     #[error("the server is at its limit of {limit} open streams; retry later")]
     TooManyStreams { limit: usize, retry_after: Duration },
     #[error("{0}; nothing was stored, retry later")]
-    StoreUnavailable(#[from] StoreError),
+    StoreUnavailable(StoreError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::DuplicateUpdateId(_) => Self::Conflict(error.to_string()),
+            unavailable => Self::StoreUnavailable(unavailable),
+        }
+    }
 }
 
 impl ApiError {
@@ -59,9 +77,12 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedJson(_) | Self::UnreadableBody(_) | Self::BadParameter { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::MalformedJson(_)
+            | Self::UnreadableBody(_)
+            | Self::BadParameter { .. }
+            | Self::BadFormField { .. } => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -82,6 +103,9 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) => "malformed-json",
             Self::UnreadableBody(_) => "unreadable-body",
+            Self::BadFormField { .. } => "invalid-form-field",
+            Self::UnsupportedMediaType(_) => "unsupported-media-type",
+            Self::Conflict(_) => "conflict",
             Self::BadParameter { .. } => "invalid-parameter",
             Self::InvalidField { .. } => "invalid-field",
             Self::BodyTooLarge { .. } => "body-too-large",
@@ -102,6 +126,9 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) => "Malformed JSON",
             Self::UnreadableBody(_) => "Unreadable request body",
+            Self::BadFormField { .. } => "Invalid form field",
+            Self::UnsupportedMediaType(_) => "Unsupported media type",
+            Self::Conflict(_) => "Conflict",
             Self::BadParameter { .. } => "Invalid query parameter",
             Self::InvalidField { .. } => "Invalid field",
             Self::BodyTooLarge { .. } => "Request body too large",
@@ -141,7 +168,9 @@ impl IntoResponse for ApiError {
         body.insert("status".into(), status.as_u16().into());
         body.insert("detail".into(), self.to_string().into());
         match &self {
-            Self::InvalidField { field, .. } => drop(body.insert("field".into(), json!(field))),
+            Self::InvalidField { field, .. } | Self::BadFormField { field, .. } => {
+                drop(body.insert("field".into(), json!(field)));
+            }
             Self::BadParameter { param, .. } => drop(body.insert("parameter".into(), json!(param))),
             _ => {}
         }

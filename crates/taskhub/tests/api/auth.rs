@@ -2,21 +2,15 @@
 //! change tasks; every credential source; every way a token can be bad.
 
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Sse, TestApp, envelope, problem, spawn_app_with};
+use crate::tokens::{now, unsigned};
 
 const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-}
 
 /// An HS256 token with these claims, `exp` an hour from now unless given.
 fn token(claims: Value) -> String {
@@ -36,34 +30,6 @@ fn token_with(algorithm: Algorithm, key: &EncodingKey, mut claims: Value) -> Str
 
 fn grants(subscribe: &[&str], publish: &[&str]) -> Value {
     json!({"taskhub": {"subscribe": subscribe, "publish": publish}})
-}
-
-/// `alg: none`, signature empty.
-fn unsigned(claims: &Value) -> String {
-    use base64_engine::encode_url;
-    format!(
-        "{}.{}.",
-        encode_url(br#"{"alg":"none","typ":"JWT"}"#),
-        encode_url(claims.to_string().as_bytes())
-    )
-}
-
-/// Just enough base64url for the `alg: none` token.
-mod base64_engine {
-    pub(super) fn encode_url(bytes: &[u8]) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-            for i in 0..=chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            }
-        }
-        out
-    }
 }
 
 async fn authed_app() -> TestApp {

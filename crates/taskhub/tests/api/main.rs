@@ -6,6 +6,7 @@
 mod cluster_support;
 mod helpers;
 mod scripts;
+mod tokens;
 
 mod abuse;
 mod auth;
@@ -18,6 +19,7 @@ mod errors;
 mod library_clients;
 mod lifecycle;
 mod limits;
+mod mercure;
 mod nginx;
 mod observability;
 mod openapi;

@@ -1,4 +1,5 @@
-//! One subscriber's stream, from the first byte to the last.
+//! One subscriber's stream, from the first byte to the last, for either protocol (its
+//! [`View`] says which events it wants and how they are written).
 //!
 //! ```text
 //!  preamble ──► catching up ──► live ──► ended
@@ -11,6 +12,8 @@
 //! of the last event taken from either; anything at or below it is skipped, so the seam
 //! between replay and live has no gap and no duplicate.
 
+mod view;
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -19,8 +22,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::Stream;
-use taskhub_core::frame::{self, KEEPALIVE};
-use taskhub_core::{EventFrame, EventId, Filter};
+use taskhub_core::frame::KEEPALIVE;
+use taskhub_core::{EventFrame, EventId};
 use taskhub_store::Replay;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -29,9 +32,9 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tracing::{debug, warn};
 
 use crate::SlowClientPolicy;
-use crate::auth::Access;
 use crate::backend::EventLog;
 use crate::metrics::METRICS;
+pub(crate) use view::View;
 
 /// Events read from the store per query while catching up.
 const REPLAY_PAGE: usize = 256;
@@ -41,11 +44,20 @@ const DELIVERIES_PER_FLUSH: u64 = 64;
 /// Everything a stream needs to know about its subscriber.
 #[derive(Debug)]
 pub(crate) struct Request {
-    pub(crate) filter: Filter,
-    pub(crate) access: Access,
-    pub(crate) typed: bool,
-    /// The `Last-Event-ID` as the client sent it, if it sent one.
-    pub(crate) last_event_id: Option<String>,
+    pub(crate) view: View,
+    pub(crate) resume: Resume,
+}
+
+/// Where a stream starts.
+#[derive(Debug)]
+pub(crate) enum Resume {
+    /// With the next event published.
+    Live,
+    /// After this event, replaying what the log holds after it first.
+    After(EventId),
+    /// The client asked for an id this log never issued (shown as sent): a native stream
+    /// says so with `event: reset`, then goes live.
+    Unknown(String),
 }
 
 #[derive(Debug)]
@@ -77,6 +89,8 @@ pub(crate) struct Subscription {
     phase: Phase,
     /// The last event id taken from the store or the ring, delivered or filtered out.
     cursor: EventId,
+    /// The id the stream resumed after, if it did: replay starts here.
+    resumed_after: Option<EventId>,
     /// With `drop-oldest`: the first id lost to a lag, until the gap is reported.
     lost_from: Option<EventId>,
     /// Chunks ready to write, in order.
@@ -110,23 +124,22 @@ impl Subscription {
         permit: OwnedSemaphorePermit,
     ) -> Self {
         let retry_ms = u64::try_from(settings.retry.as_millis()).unwrap_or(u64::MAX);
-        let preamble = frame::preamble(retry_ms, client_id, request.typed);
-        let (phase, cursor) = match request.last_event_id.as_deref().map(str::parse::<EventId>) {
-            None => (Phase::Live { fresh: false }, EventId::ZERO),
-            Some(Ok(id)) => (Phase::CatchingUp, id),
-            Some(Err(_)) => (Phase::Live { fresh: false }, EventId::ZERO),
+        let mut ready = VecDeque::from([request.view.opening(retry_ms, client_id)]);
+        let (phase, resumed_after) = match &request.resume {
+            Resume::Live => (Phase::Live { fresh: false }, None),
+            Resume::After(id) => {
+                METRICS.replays.inc();
+                (Phase::CatchingUp, Some(*id))
+            }
+            Resume::Unknown(raw) => {
+                ready.extend(request.view.reset(raw));
+                METRICS.resets.inc();
+                (Phase::Live { fresh: false }, None)
+            }
         };
-        let mut ready = VecDeque::from([preamble]);
-        if let (Some(raw), Phase::Live { .. }) = (&request.last_event_id, phase) {
-            ready.push_back(frame::reset(raw, request.typed));
-            METRICS.resets.inc();
-        }
-        if phase == Phase::CatchingUp {
-            METRICS.replays.inc();
-        }
         METRICS.streams_opened.inc();
         METRICS.streams_open.inc();
-        let expiry = request.access.expires_at.map(|at| {
+        let expiry = request.view.expires_at().map(|at| {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
             Box::pin(tokio::time::sleep(left))
         });
@@ -141,7 +154,8 @@ impl Subscription {
             events,
             live,
             phase,
-            cursor,
+            cursor: resumed_after.unwrap_or(EventId::ZERO),
+            resumed_after,
             lost_from: None,
             ready,
             shutdown,
@@ -215,14 +229,14 @@ impl Subscription {
                 }
             }
             Ok(Replay::Unavailable) => {
-                let requested = self.request.last_event_id.as_deref().unwrap_or_default();
-                if requested.parse() == Ok(self.cursor) {
+                let requested = self.resumed_after.unwrap_or_default();
+                if self.cursor == requested {
                     // Nothing was replayed, and the id may be from the future (a wiped
                     // store): deliver everything the ring holds.
                     self.cursor = EventId::ZERO;
                 }
                 self.ready
-                    .push_back(frame::reset(requested, self.request.typed));
+                    .extend(self.request.view.reset(&requested.to_string()));
                 METRICS.resets.inc();
                 self.phase = Phase::Live { fresh: false };
             }
@@ -241,8 +255,7 @@ impl Subscription {
             Ok(frame) => {
                 if let Some(first) = self.lost_from.take() {
                     let last = EventId::new(frame.id().get() - 1);
-                    self.ready
-                        .push_back(frame::gap(first, last, self.request.typed));
+                    self.ready.push_back(self.request.view.gap(first, last));
                     METRICS.gaps.inc();
                 }
                 self.phase = Phase::Live { fresh: false };
@@ -269,11 +282,9 @@ impl Subscription {
     /// Moves the cursor past `frame` and queues it if this subscriber wants it.
     fn take(&mut self, frame: &EventFrame) {
         self.cursor = frame.id();
-        let request = &self.request;
-        if request.filter.matches(frame.event_type(), frame.topic())
-            && request.access.may_see(frame)
-        {
-            self.ready.push_back(frame.bytes(request.typed));
+        let view = &self.request.view;
+        if view.wants(frame) {
+            self.ready.push_back(view.encode(frame));
             self.delivered += 1;
             if self.delivered == DELIVERIES_PER_FLUSH {
                 METRICS.events_delivered.add(self.delivered);

@@ -1,0 +1,63 @@
+//! Opening an event stream, for both protocols' subscribe endpoints: the stream permit,
+//! the subscription, and the response's headers.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use taskhub_core::EventFrame;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::broadcast::Receiver;
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::metrics::METRICS;
+use crate::subscription::{Request, Resume, Settings, Subscription, View};
+
+/// A `--max-clients` permit, or the 503 for a server at its limit. Taken after every
+/// check of the request, so a refused request never holds a slot.
+pub(crate) fn admit(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    state.hub.admit().ok_or_else(|| {
+        METRICS.streams_rejected.inc();
+        ApiError::TooManyStreams {
+            limit: state.config.max_clients,
+            retry_after: state.config.retry,
+        }
+    })
+}
+
+/// The streaming response. `live` must have been taken from the hub before anything was
+/// read from the log for this stream, so the replay seam has no gap.
+pub(crate) fn respond(
+    state: &AppState,
+    view: View,
+    resume: Resume,
+    live: Receiver<Arc<EventFrame>>,
+    permit: OwnedSemaphorePermit,
+) -> Response {
+    let config = &state.config;
+    let settings = Settings {
+        retry: config.retry,
+        keepalive: config.keepalive,
+        policy: config.slow_client_policy,
+    };
+    let subscription = Subscription::new(
+        Request { view, resume },
+        settings,
+        state.events.clone(),
+        live,
+        &state.hub.new_client_id(),
+        state.shutdown.clone(),
+        permit,
+    );
+    let mut response = Body::from_stream(subscription.into_body_stream()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}

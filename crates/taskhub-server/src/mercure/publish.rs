@@ -1,0 +1,262 @@
+//! `POST /.well-known/mercure`: a form-encoded update, appended to the event log like any
+//! event and answered with its id once it is durable.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_TYPE, HOST, ORIGIN, REFERER};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde_json::value::to_raw_value;
+use taskhub_core::mercure::{MercureFields, MercureTopic, UpdateId, UpdateType};
+use taskhub_core::{EventType, Topic};
+use taskhub_store::NewEvent;
+
+use super::token::{self, Source};
+use super::{PATH, form};
+use crate::http::{ApiError, AppState, body};
+use crate::metrics::METRICS;
+use crate::rate_limit::WriteAllowed;
+
+/// Most topics one update may carry (the canonical one and its alternates).
+const MAX_TOPICS: usize = 100;
+
+/// Publishes one update: the publisher's token must be valid and its `mercure.publish`
+/// selectors must match every topic. Answers `200 text/plain` with the update's id.
+#[utoipa::path(post, path = "/.well-known/mercure", tag = "mercure",
+    security(("bearer" = []), ("mercure_cookie" = []), ("mercure_query" = [])),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "`topic` (repeatable: the first is canonical), `data`, `private`, `id`, `type`, `retry`"),
+    responses(
+        (status = 200, description = "Stored; the update's id", content_type = "text/plain", body = String),
+        crate::http::openapi::MercurePublishErrors))]
+pub(crate) async fn publish(
+    _: WriteAllowed,
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let Some(mercure) = state.mercure.clone() else {
+        return Err(ApiError::NoRoute(PATH.into()));
+    };
+    let (token, source) = token::find(request.headers(), request.uri()).ok_or_else(|| {
+        ApiError::Unauthorized(
+            "publishing needs a JWT with a `mercure.publish` claim: in `Authorization: \
+             Bearer`, the `authorization` query parameter or the `mercureAuthorization` cookie"
+                .into(),
+        )
+    })?;
+    let grants = token::grants(&mercure.publisher, &token)
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    if source == Source::Cookie {
+        check_origin(request.headers(), &state)?;
+    }
+    check_content_type(request.headers())?;
+    let update = Update::parse(&body::read(request, &state).await?)?;
+    if let Some(denied) = update
+        .topics
+        .iter()
+        .find(|topic| !grants.publish.iter().any(|s| s.matches(topic.as_str())))
+    {
+        return Err(ApiError::Forbidden(format!(
+            "the token's `mercure.publish` selectors do not match topic {:?}",
+            denied.as_str()
+        )));
+    }
+    let event = update.into_event(state.config.max_event_bytes)?;
+    let id = event
+        .mercure
+        .as_ref()
+        .map(|fields| fields.id.to_string())
+        .unwrap_or_default();
+    let started = Instant::now();
+    state.events.publish(vec![event]).await?;
+    METRICS.publish_duration.observe(started.elapsed());
+    let plain = HeaderValue::from_static("text/plain; charset=utf-8");
+    Ok(([(CONTENT_TYPE, plain)], id).into_response())
+}
+
+/// Draft-07 publishes are form-encoded; anything else is refused rather than guessed at.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let media_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    match media_type {
+        Some(t) if t.eq_ignore_ascii_case("application/x-www-form-urlencoded") => Ok(()),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "a Mercure publish is application/x-www-form-urlencoded, got {}",
+            other.map_or("no Content-Type".into(), |t| format!("{t:?}"))
+        ))),
+    }
+}
+
+/// A browser attaches the cookie to a form posted from any site, so a publish the cookie
+/// authenticates must come from a page of this hub's own origin or of `--cors-origins`
+/// (its `Origin`, or its `Referer` when a browser sends no `Origin`).
+fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let origin = header(ORIGIN).map(str::to_owned).or_else(|| {
+        let referer = header(REFERER)?;
+        let (scheme, rest) = referer.split_once("://")?;
+        let host = rest.split(['/', '?', '#']).next()?;
+        Some(format!("{scheme}://{host}"))
+    });
+    let scheme = if state.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let own = header(HOST).map(|host| format!("{scheme}://{host}"));
+    match origin {
+        Some(origin) if Some(&origin) == own.as_ref() => Ok(()),
+        Some(origin) if state.config.cors_origins.allows(&origin) => Ok(()),
+        Some(origin) => Err(ApiError::Forbidden(format!(
+            "a publish authenticated by cookie must come from this hub's origin or one of \
+             --cors-origins, not {origin:?}"
+        ))),
+        None => Err(ApiError::Forbidden(
+            "a publish authenticated by cookie must say where it comes from (Origin)".into(),
+        )),
+    }
+}
+
+/// The fields of a publish, parsed.
+#[derive(Debug)]
+struct Update {
+    topics: Vec<MercureTopic>,
+    data: String,
+    private: bool,
+    id: Option<UpdateId>,
+    update_type: Option<UpdateType>,
+    retry: Option<u64>,
+}
+
+impl Update {
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let pairs = form::pairs(body).map_err(|bad| ApiError::BadFormField {
+            field: bad.name.unwrap_or_else(|| "body".into()),
+            detail: "is not UTF-8 once percent-decoded".into(),
+        })?;
+        let mut update = Self {
+            topics: Vec::new(),
+            data: String::new(),
+            private: false,
+            id: None,
+            update_type: None,
+            retry: None,
+        };
+        let (mut data, mut id, mut update_type, mut retry) = (None, None, None, None);
+        for (name, value) in pairs {
+            let field = |detail: String| ApiError::BadFormField {
+                field: name.clone(),
+                detail,
+            };
+            match name.as_str() {
+                "topic" => {
+                    if update.topics.len() == MAX_TOPICS {
+                        return Err(field(format!("at most {MAX_TOPICS} topics per update")));
+                    }
+                    update
+                        .topics
+                        .push(MercureTopic::parse(&value).map_err(|e| field(e.to_string()))?);
+                }
+                "private" => update.private = true,
+                "data" => once(&mut data, value).map_err(field)?,
+                "id" => once(&mut id, value).map_err(field)?,
+                "type" => once(&mut update_type, value).map_err(field)?,
+                "retry" => once(&mut retry, value).map_err(field)?,
+                // Fields the protocol does not define are ignored, as Mercure hubs do.
+                _ => {}
+            }
+        }
+        let field = |name: &str, detail: String| ApiError::BadFormField {
+            field: name.into(),
+            detail,
+        };
+        if update.topics.is_empty() {
+            return Err(field("topic", "an update needs at least one topic".into()));
+        }
+        update.data = data.unwrap_or_default();
+        update.id = id
+            .map(|id| UpdateId::parse(&id))
+            .transpose()
+            .map_err(|e| field("id", e.to_string()))?;
+        update.update_type = update_type
+            .map(|t| UpdateType::parse(&t))
+            .transpose()
+            .map_err(|e| field("type", e.to_string()))?;
+        update.retry = retry
+            .map(|r| r.parse::<u64>())
+            .transpose()
+            .map_err(|_| field("retry", "must be a whole number of milliseconds".into()))?;
+        Ok(update)
+    }
+
+    /// The event stored for this update: its type if TaskHub's alphabet allows it (else
+    /// `message`), its canonical topic if it is a valid TaskHub topic, its data as a JSON
+    /// string, and everything Mercure needs to write it back out unchanged.
+    fn into_event(self, max_data: usize) -> Result<NewEvent, ApiError> {
+        let data = to_raw_value(&self.data).map_err(|e| ApiError::BadFormField {
+            field: "data".into(),
+            detail: e.to_string(),
+        })?;
+        if data.get().len() > max_data {
+            return Err(ApiError::BadFormField {
+                field: "data".into(),
+                detail: format!(
+                    "is {} bytes once stored as a JSON string; the limit is {max_data}",
+                    data.get().len()
+                ),
+            });
+        }
+        let event_type = self
+            .update_type
+            .as_ref()
+            .and_then(|t| EventType::parse(t.as_str()).ok())
+            .unwrap_or_else(EventType::message);
+        let topic = self
+            .topics
+            .first()
+            .and_then(|t| Topic::parse(t.as_str()).ok());
+        Ok(NewEvent {
+            event_type,
+            topic,
+            private: self.private,
+            data,
+            mercure: Some(MercureFields {
+                id: self.id.unwrap_or_else(generate_id),
+                topics: self.topics,
+                update_type: self.update_type,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+/// Stores a field that may appear once.
+fn once(slot: &mut Option<String>, value: String) -> Result<(), String> {
+    match slot {
+        Some(_) => Err("may appear only once".into()),
+        None => {
+            *slot = Some(value);
+            Ok(())
+        }
+    }
+}
+
+/// A fresh `urn:uuid:` UUIDv7 for an update published without an id.
+fn generate_id() -> UpdateId {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let mut random = [0u8; 10];
+    // The OS's generator does not fail once seeded; were it ever to, ids of the same
+    // millisecond would collide, and the store refuses a duplicate (409), never keeps it.
+    let _ = getrandom::fill(&mut random);
+    UpdateId::uuid_v7(millis, random)
+}

@@ -1,0 +1,137 @@
+//! Mercure's credentials: where the JWT travels and what its `mercure` claim grants.
+//! Tokens are never logged (the server logs no URIs or headers at all).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{HeaderMap, Uri};
+use serde::Deserialize;
+use taskhub_core::mercure::TopicSelector;
+
+use crate::auth::{TokenError, Verifier};
+
+/// The cookie Mercure clients send their token in.
+const COOKIE_NAME: &str = "mercureAuthorization";
+
+/// Where a request's token came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Source {
+    Header,
+    Query,
+    /// Sent by the browser on its own: a publish needs an allowed `Origin` too (CSRF).
+    Cookie,
+}
+
+/// The request's token, in the order draft-07 sets: the `Authorization: Bearer` header,
+/// else the `authorization` query parameter, else the `mercureAuthorization` cookie.
+pub(super) fn find(headers: &HeaderMap, uri: &Uri) -> Option<(String, Source)> {
+    bearer(headers)
+        .map(|token| (token, Source::Header))
+        .or_else(|| query(uri).map(|token| (token, Source::Query)))
+        .or_else(|| cookie(headers).map(|token| (token, Source::Cookie)))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+fn query(uri: &Uri) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(name, value)| name == "authorization" && !value.is_empty())
+        .map(|(_, value)| value.into_owned())
+}
+
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == COOKIE_NAME && !value.is_empty()).then(|| value.to_owned())
+        })
+}
+
+/// What a valid token grants.
+#[derive(Debug, Default)]
+pub(super) struct Grants {
+    /// Topics it may publish to (`mercure.publish`); none without the claim.
+    pub(super) publish: Vec<TopicSelector>,
+    /// Private updates it may receive (`mercure.subscribe`).
+    pub(super) subscribe: Vec<TopicSelector>,
+    /// Its `exp`: a stream ends then.
+    pub(super) expires_at: Option<SystemTime>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    exp: Option<u64>,
+    #[serde(default)]
+    mercure: MercureClaim,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MercureClaim {
+    publish: Vec<String>,
+    subscribe: Vec<String>,
+}
+
+/// Verifies `token` and reads its `mercure` claim. A selector that could never match a
+/// topic (a control character in it) grants nothing and is left out.
+pub(super) fn grants(verifier: &Verifier, token: &str) -> Result<Grants, TokenError> {
+    let claims: Claims = verifier.decode(token)?;
+    let selectors = |items: Vec<String>| {
+        items
+            .iter()
+            .filter_map(|item| TopicSelector::parse(item).ok())
+            .collect()
+    };
+    Ok(Grants {
+        publish: selectors(claims.mercure.publish),
+        subscribe: selectors(claims.mercure.subscribe),
+        expires_at: claims
+            .exp
+            .and_then(|exp| UNIX_EPOCH.checked_add(Duration::from_secs(exp))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_wins_then_the_query_then_the_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            "a=1; mercureAuthorization=from-cookie"
+                .parse()
+                .expect("header"),
+        );
+        let uri: Uri = "/.well-known/mercure?topic=x&authorization=from-query"
+            .parse()
+            .expect("uri");
+        let plain: Uri = "/.well-known/mercure?topic=x".parse().expect("uri");
+        assert_eq!(
+            find(&headers, &plain),
+            Some(("from-cookie".into(), Source::Cookie))
+        );
+        assert_eq!(
+            find(&headers, &uri),
+            Some(("from-query".into(), Source::Query))
+        );
+        headers.insert(AUTHORIZATION, "Bearer from-header".parse().expect("header"));
+        assert_eq!(
+            find(&headers, &uri),
+            Some(("from-header".into(), Source::Header))
+        );
+        assert_eq!(find(&HeaderMap::new(), &plain), None);
+    }
+}

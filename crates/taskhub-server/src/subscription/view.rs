@@ -1,0 +1,84 @@
+//! What a stream shows its subscriber: which events, and in which wire format.
+//!
+//! A native stream (`GET /events/stream`) filters by type and topic and writes TaskHub's
+//! frames; a Mercure stream (`GET /.well-known/mercure`) matches topic selectors and
+//! writes Mercure's (`EventFrame::mercure`). Both read the same log and the same ring,
+//! so replay, the live seam, keepalives and the slow-client policy are shared.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use taskhub_core::frame;
+use taskhub_core::{EventFrame, EventId, Filter};
+
+use crate::auth::Access;
+use crate::mercure::Subscriber;
+
+/// The first bytes of a Mercure stream: a comment, so that every client sees the stream
+/// open at once (Mercure hubs do the same).
+const MERCURE_OPENING: &[u8] = b":\n";
+
+#[derive(Debug)]
+pub(crate) enum View {
+    Native {
+        filter: Filter,
+        access: Access,
+        /// `false` leaves out the `event:` lines (`?typed=false`).
+        typed: bool,
+    },
+    Mercure(Subscriber),
+}
+
+impl View {
+    pub(crate) fn wants(&self, frame: &EventFrame) -> bool {
+        match self {
+            Self::Native { filter, access, .. } => {
+                filter.matches(frame.event_type(), frame.topic()) && access.may_see(frame)
+            }
+            Self::Mercure(subscriber) => subscriber.wants(frame),
+        }
+    }
+
+    /// The frame's bytes for this stream: shared, never copied.
+    pub(crate) fn encode(&self, frame: &EventFrame) -> Bytes {
+        match self {
+            Self::Native { typed, .. } => frame.bytes(*typed),
+            Self::Mercure(_) => frame.mercure(),
+        }
+    }
+
+    /// What a stream starts with: the `retry:` advice and the `connected` event, or
+    /// Mercure's opening comment.
+    pub(crate) fn opening(&self, retry_ms: u64, client_id: &str) -> Bytes {
+        match self {
+            Self::Native { typed, .. } => frame::preamble(retry_ms, client_id, *typed),
+            Self::Mercure(_) => Bytes::from_static(MERCURE_OPENING),
+        }
+    }
+
+    /// The `event: reset` for a resume id the log cannot replay after. Mercure has
+    /// none: its subscriber learnt from the `Last-Event-ID` response header already.
+    pub(crate) fn reset(&self, requested: &str) -> Option<Bytes> {
+        match self {
+            Self::Native { typed, .. } => Some(frame::reset(requested, *typed)),
+            Self::Mercure(_) => None,
+        }
+    }
+
+    /// The `event: gap` telling a slow subscriber (`drop-oldest`) what it lost.
+    pub(crate) fn gap(&self, first: EventId, last: EventId) -> Bytes {
+        let typed = match self {
+            Self::Native { typed, .. } => *typed,
+            Self::Mercure(_) => true,
+        };
+        frame::gap(first, last, typed)
+    }
+
+    /// When the subscriber's credentials expire and the stream must end.
+    pub(crate) fn expires_at(&self) -> Option<SystemTime> {
+        match self {
+            Self::Native { access, .. } => access.expires_at,
+            Self::Mercure(subscriber) => subscriber.expires_at(),
+        }
+    }
+}

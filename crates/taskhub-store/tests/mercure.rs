@@ -1,0 +1,124 @@
+//! The store's side of Mercure: update ids are unique in the history, resume points are
+//! located within it, and what Mercure adds survives replay and restarts.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::value::to_raw_value;
+use taskhub_core::mercure::{MercureFields, MercureTopic, ResumePoint, UpdateId};
+use taskhub_core::{EventFrame, EventId, EventType};
+use taskhub_store::{DatabaseUrl, NewEvent, Replay, Store, StoreError, StoreOptions};
+
+fn update(id: &str) -> NewEvent {
+    NewEvent {
+        event_type: EventType::parse("message").expect("valid"),
+        topic: None,
+        private: false,
+        data: to_raw_value("line one\nline two").expect("serialisable"),
+        mercure: Some(MercureFields {
+            id: UpdateId::parse(id).expect("valid"),
+            topics: vec![MercureTopic::parse("https://example.com/a").expect("valid")],
+            update_type: None,
+            retry: Some(100),
+        }),
+    }
+}
+
+fn native() -> NewEvent {
+    NewEvent {
+        event_type: EventType::parse("note").expect("valid"),
+        topic: None,
+        private: false,
+        data: to_raw_value(&1).expect("serialisable"),
+        mercure: None,
+    }
+}
+
+fn open(dir: &tempfile::TempDir, history_size: u64) -> (Store, Arc<Mutex<Vec<Arc<EventFrame>>>>) {
+    let url: DatabaseUrl = format!("sqlite://{}", dir.path().join("t.db").display())
+        .parse()
+        .expect("url");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let seen = Arc::clone(&seen);
+        Box::new(move |frame| seen.lock().expect("lock").push(frame))
+    };
+    let options = StoreOptions {
+        history_size,
+        readers: 2,
+    };
+    (Store::open(&url, options, sink).expect("opens"), seen)
+}
+
+#[tokio::test]
+async fn update_ids_are_unique_and_locatable_and_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, seen) = open(&dir, 100);
+    assert_eq!(
+        store
+            .publish(vec![native(), update("u1")])
+            .await
+            .expect("stored"),
+        [EventId::new(1), EventId::new(2)]
+    );
+    // The same id again: refused, and nothing of the batch is stored.
+    let refused = store.publish(vec![native(), update("u1")]).await;
+    assert!(matches!(refused, Err(StoreError::DuplicateUpdateId(id)) if id == "u1"));
+    assert_eq!(
+        store.publish(vec![update("u2")]).await.expect("stored"),
+        [EventId::new(3)]
+    );
+    let live = seen.lock().expect("lock").clone();
+    assert_eq!(live.len(), 3);
+    assert!(
+        live[1]
+            .mercure()
+            .starts_with(b"id: u1\nretry: 100\ndata: line one\n")
+    );
+
+    let locate = |point| {
+        let store = store.clone();
+        async move { store.locate(point).await.expect("located") }
+    };
+    assert_eq!(locate(ResumePoint::Earliest).await, Some(EventId::ZERO));
+    assert_eq!(
+        locate(ResumePoint::parse("u1")).await,
+        Some(EventId::new(2))
+    );
+    assert_eq!(
+        locate(ResumePoint::parse("#1")).await,
+        Some(EventId::new(1))
+    );
+    assert_eq!(
+        locate(ResumePoint::parse("#3")).await,
+        Some(EventId::new(3))
+    );
+    assert_eq!(locate(ResumePoint::parse("#4")).await, None);
+    assert_eq!(locate(ResumePoint::parse("nope")).await, None);
+    assert_eq!(locate(ResumePoint::Unknown).await, None);
+    store.close().await;
+
+    // Reopened: the fields come back with the replay, and a history of one event keeps
+    // only the newest, so older resume points are gone.
+    let (store, _) = open(&dir, 1);
+    let Replay::Events(frames) = store.replay(EventId::ZERO, 10).await.expect("replay") else {
+        panic!("the history starts at 0");
+    };
+    assert_eq!(frames[1].mercure(), live[1].mercure());
+    assert_eq!(frames[1].mercure_fields(), live[1].mercure_fields());
+    store.publish(vec![native()]).await.expect("stored");
+    assert_eq!(
+        store.locate(ResumePoint::parse("u2")).await.expect("ok"),
+        None
+    );
+    assert_eq!(
+        store.locate(ResumePoint::Earliest).await.expect("ok"),
+        Some(EventId::new(3))
+    );
+    assert_eq!(
+        store.locate(ResumePoint::parse("#2")).await.expect("ok"),
+        None
+    );
+    // Trimmed away, the id is free again.
+    assert!(store.publish(vec![update("u1")]).await.is_ok());
+    store.close().await;
+}
