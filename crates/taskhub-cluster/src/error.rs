@@ -20,9 +20,6 @@ pub enum ClusterError {
     /// A stream entry or a row that TaskHub did not write, or a reply of the wrong shape.
     #[error("corrupt data in the {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
-    /// A Mercure update id is already in the history.
-    #[error("an update with id {0:?} is already in the history; update ids must be unique")]
-    DuplicateUpdateId(String),
     /// The node is shutting down.
     #[error("the cluster backend is closed")]
     Closed,
@@ -42,7 +39,6 @@ impl From<ClusterError> for StoreError {
     fn from(error: ClusterError) -> Self {
         match error {
             ClusterError::Closed => StoreError::Closed,
-            ClusterError::DuplicateUpdateId(id) => StoreError::DuplicateUpdateId(id),
             ClusterError::Redis(e) => StoreError::Unavailable(format!("Redis: {e}")),
             ClusterError::Postgres(e) => StoreError::Unavailable(format!("PostgreSQL: {e}")),
             ClusterError::ReaderDown => {

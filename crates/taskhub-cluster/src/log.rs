@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::entry::EntryFields;
-use crate::script::{self, COUNTER, DUPLICATE, STREAM, Scripts, UPDATE_IDS, UPDATE_POSITIONS};
+use crate::script::{self, COUNTER, STREAM, Scripts, UPDATE_IDS, UPDATE_POSITIONS};
 use crate::{ClusterError, RedisUrl, durability, entry, reader};
 
 /// How long a command may wait for Redis's answer before the caller gets a 503.
@@ -103,9 +103,7 @@ impl RedisLog {
         })
     }
 
-    /// Appends events, all or nothing, and returns their ids once Redis answered. An
-    /// event whose Mercure update id is already in the history fails the batch
-    /// ([`ClusterError::DuplicateUpdateId`]).
+    /// Appends events, all or nothing, and returns their ids once Redis answered.
     pub async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, ClusterError> {
         let timestamp = Timestamp::now();
         let entries = events
@@ -151,19 +149,7 @@ impl RedisLog {
         for fields in entries {
             call.arg(&fields.args()[..]);
         }
-        call.invoke_async(&mut self.inner.commands.clone())
-            .await
-            .map_err(|e| {
-                if e.code() != Some(DUPLICATE) {
-                    return e.into();
-                }
-                let taken = e
-                    .detail()
-                    .and_then(|index| entries.get(index.trim().parse::<usize>().ok()?))
-                    .and_then(|fields| fields.mercure.as_ref())
-                    .map_or_else(String::new, |(id, _)| id.clone());
-                ClusterError::DuplicateUpdateId(taken)
-            })
+        Ok(call.invoke_async(&mut self.inner.commands.clone()).await?)
     }
 
     /// The id to replay after for a Mercure subscriber resuming from `point` (as the

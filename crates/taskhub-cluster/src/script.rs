@@ -16,13 +16,10 @@ pub(crate) fn marker_key(database: &str, row: i64) -> String {
     format!("taskhub:outbox:{database}:{row}")
 }
 
-/// Mercure update ids → their event id, for resuming and for refusing a duplicate id.
+/// Mercure update ids → the event id of their newest use, to resume from.
 pub(crate) const UPDATE_IDS: &str = "taskhub:update_ids";
-/// The same ids scored by event id, so the script can drop those trimmed from the stream.
+/// The same ids scored by that event id, so the script can drop those trimmed away.
 pub(crate) const UPDATE_POSITIONS: &str = "taskhub:update_positions";
-
-/// The error code the publish script answers with when an update id is already taken.
-pub(crate) const DUPLICATE: &str = "TASKHUB_DUPLICATE";
 
 /// Appends a batch: `KEYS` = stream, counter, update ids, update positions, and optionally
 /// the outbox row's marker; `ARGV` = max length, marker TTL, then six values per event:
@@ -32,10 +29,9 @@ pub(crate) const DUPLICATE: &str = "TASKHUB_DUPLICATE";
 /// The next id is one past the larger of the counter and the stream's last entry, so a
 /// lost counter cannot make an append fail halfway. With a marker that already exists the
 /// script appends nothing and returns the id recorded: relaying a row twice is harmless.
-/// An update id already in the history fails the whole batch with [`DUPLICATE`] before
-/// anything is written. `MAXLEN` is exact, so the stream keeps exactly the newest
-/// `history_size` events, as the single-node log does; the update ids of trimmed events
-/// are dropped with them.
+/// An update id records its newest event (ids may be reused, as Mercure allows).
+/// `MAXLEN` is exact, so the stream keeps exactly the newest `history_size` events, as
+/// the single-node log does; the update ids whose newest event is trimmed go with it.
 const PUBLISH: &str = r"
 local marker = KEYS[5]
 if marker then
@@ -43,12 +39,6 @@ if marker then
   if done then return tonumber(done) end
 end
 local n = (#ARGV - 2) / 6
-for i = 0, n - 1 do
-  local update = ARGV[3 + i * 6 + 4]
-  if update ~= '' and redis.call('HEXISTS', KEYS[3], update) == 1 then
-    return redis.error_reply('TASKHUB_DUPLICATE ' .. i)
-  end
-end
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 if top then

@@ -6,10 +6,6 @@ pub enum StoreError {
     /// SQLite failed (disk full, I/O error, locked file, corrupt row…).
     #[error("the event store is unavailable: {0}")]
     Unavailable(String),
-    /// A Mercure update's id is already in the history: resuming from it would be
-    /// ambiguous, and the same update published twice is most likely a retry.
-    #[error("an update with id {0:?} is already in the history; update ids must be unique")]
-    DuplicateUpdateId(String),
     /// The store is shutting down or its writer has stopped.
     #[error("the event store is closed")]
     Closed,

@@ -86,9 +86,7 @@ impl Store {
         Ok(Self { writes, reads })
     }
 
-    /// Durably appends events, all or nothing, and returns their ids. An event whose
-    /// Mercure update id is already in the history is refused
-    /// ([`StoreError::DuplicateUpdateId`]).
+    /// Durably appends events, all or nothing, and returns their ids.
     pub async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, StoreError> {
         self.write(|reply| Write::Publish { events, reply }).await
     }

@@ -125,7 +125,8 @@ pub(crate) fn replay(
 
 /// The id to replay after for a Mercure subscriber resuming from `point`: `earliest` is
 /// just before the oldest event kept, `#N` is `N` while replay after it is possible, and
-/// an update id is its event while the history holds it.
+/// an update id is its newest event while the history holds it (ids may be reused, as
+/// Mercure allows).
 pub(crate) fn locate(
     conn: &Connection,
     point: &ResumePoint,

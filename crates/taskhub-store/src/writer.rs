@@ -115,7 +115,7 @@ pub(crate) fn spawn(
 ) -> Result<mpsc::Sender<WriteOp>, StoreError> {
     let last_id: u64 =
         conn.query_row("SELECT last_event_id FROM event_log", [], |row| row.get(0))?;
-    let mut writer = Writer {
+    let writer = Writer {
         conn,
         _lock: lock,
         history_size: history_size.max(1),
@@ -131,7 +131,7 @@ pub(crate) fn spawn(
 }
 
 impl Writer {
-    fn run(&mut self, mut queue: mpsc::Receiver<WriteOp>) {
+    fn run(mut self, mut queue: mpsc::Receiver<WriteOp>) {
         info!(last_event_id = %self.last_id, "store writer started");
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while let Some(first) = queue.blocking_recv() {
@@ -151,6 +151,9 @@ impl Writer {
                 }
                 self.commit_group(&mut batch);
                 info!(last_event_id = %self.last_id, "store writer stopped");
+                // The connection and the file lock go before the answer: once `close`
+                // returns, another store may open the file.
+                drop(self);
                 let _ = reply.send(());
                 return;
             }
@@ -252,15 +255,9 @@ fn append(
         .mercure
         .as_ref()
         .map(|fields| {
-            let taken = conn
-                .prepare_cached("SELECT 1 FROM events WHERE mercure_id = ?1")?
-                .exists([fields.id.as_str()])?;
-            if taken {
-                return Err(StoreError::DuplicateUpdateId(fields.id.to_string()));
-            }
-            let json = serde_json::to_string(fields)
-                .map_err(|e| StoreError::Unavailable(format!("cannot encode an update: {e}")))?;
-            Ok((fields.id.as_str(), json))
+            serde_json::to_string(fields)
+                .map(|json| (fields.id.as_str(), json))
+                .map_err(|e| StoreError::Unavailable(format!("cannot encode an update: {e}")))
         })
         .transpose()?;
     let envelope = envelope_json(

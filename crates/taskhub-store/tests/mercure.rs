@@ -1,12 +1,12 @@
-//! The store's side of Mercure: update ids are unique in the history, resume points are
-//! located within it, and what Mercure adds survives replay and restarts.
+//! The store's side of Mercure: resume points are located in the history (an update id
+//! at its newest use), and what Mercure adds survives replay and restarts.
 
 use std::sync::{Arc, Mutex};
 
 use serde_json::value::to_raw_value;
 use taskhub_core::mercure::{MercureFields, MercureTopic, ResumePoint, UpdateId};
 use taskhub_core::{EventFrame, EventId, EventType};
-use taskhub_store::{DatabaseUrl, NewEvent, Replay, Store, StoreError, StoreOptions};
+use taskhub_store::{DatabaseUrl, NewEvent, Replay, Store, StoreOptions};
 
 fn update(id: &str) -> NewEvent {
     NewEvent {
@@ -50,7 +50,7 @@ fn open(dir: &tempfile::TempDir, history_size: u64) -> (Store, Arc<Mutex<Vec<Arc
 }
 
 #[tokio::test]
-async fn update_ids_are_unique_and_locatable_and_survive_a_restart() {
+async fn update_ids_are_located_at_their_newest_use_and_survive_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, seen) = open(&dir, 100);
     assert_eq!(
@@ -60,15 +60,17 @@ async fn update_ids_are_unique_and_locatable_and_survive_a_restart() {
             .expect("stored"),
         [EventId::new(1), EventId::new(2)]
     );
-    // The same id again: refused, and nothing of the batch is stored.
-    let refused = store.publish(vec![native(), update("u1")]).await;
-    assert!(matches!(refused, Err(StoreError::DuplicateUpdateId(id)) if id == "u1"));
     assert_eq!(
         store.publish(vec![update("u2")]).await.expect("stored"),
         [EventId::new(3)]
     );
+    // An id used again is accepted, as Mercure accepts it.
+    assert_eq!(
+        store.publish(vec![update("u1")]).await.expect("stored"),
+        [EventId::new(4)]
+    );
     let live = seen.lock().expect("lock").clone();
-    assert_eq!(live.len(), 3);
+    assert_eq!(live.len(), 4);
     assert!(
         live[1]
             .mercure()
@@ -82,22 +84,31 @@ async fn update_ids_are_unique_and_locatable_and_survive_a_restart() {
     assert_eq!(locate(ResumePoint::Earliest).await, Some(EventId::ZERO));
     assert_eq!(
         locate(ResumePoint::parse("u1")).await,
-        Some(EventId::new(2))
+        Some(EventId::new(4)),
+        "the newest"
+    );
+    assert_eq!(
+        locate(ResumePoint::parse("u2")).await,
+        Some(EventId::new(3))
     );
     assert_eq!(
         locate(ResumePoint::parse("#1")).await,
         Some(EventId::new(1))
     );
     assert_eq!(
-        locate(ResumePoint::parse("#3")).await,
-        Some(EventId::new(3))
+        locate(ResumePoint::parse("#4")).await,
+        Some(EventId::new(4))
     );
-    assert_eq!(locate(ResumePoint::parse("#4")).await, None);
+    assert_eq!(
+        locate(ResumePoint::parse("#5")).await,
+        None,
+        "not issued yet"
+    );
     assert_eq!(locate(ResumePoint::parse("nope")).await, None);
     assert_eq!(locate(ResumePoint::Unknown).await, None);
     store.close().await;
 
-    // Reopened: the fields come back with the replay, and a history of one event keeps
+    // Reopened: the fields come back with the replay; and a history of one event keeps
     // only the newest, so older resume points are gone.
     let (store, _) = open(&dir, 1);
     let Replay::Events(frames) = store.replay(EventId::ZERO, 10).await.expect("replay") else {
@@ -107,18 +118,16 @@ async fn update_ids_are_unique_and_locatable_and_survive_a_restart() {
     assert_eq!(frames[1].mercure_fields(), live[1].mercure_fields());
     store.publish(vec![native()]).await.expect("stored");
     assert_eq!(
-        store.locate(ResumePoint::parse("u2")).await.expect("ok"),
+        store.locate(ResumePoint::parse("u1")).await.expect("ok"),
         None
     );
     assert_eq!(
         store.locate(ResumePoint::Earliest).await.expect("ok"),
-        Some(EventId::new(3))
+        Some(EventId::new(4))
     );
     assert_eq!(
-        store.locate(ResumePoint::parse("#2")).await.expect("ok"),
+        store.locate(ResumePoint::parse("#3")).await.expect("ok"),
         None
     );
-    // Trimmed away, the id is free again.
-    assert!(store.publish(vec![update("u1")]).await.is_ok());
     store.close().await;
 }

@@ -142,7 +142,7 @@ problem_responses! {
     DeleteErrors: 401, 403, 404, 429, 503;
     StatusErrors: 401, 403, 404, 422, 429, 503;
     ReadyErrors: 503;
-    MercurePublishErrors: 400, 401, 403, 408, 409, 413, 415, 429, 503;
+    MercurePublishErrors: 400, 401, 403, 408, 413, 415, 429, 503;
     MercureSubscribeErrors: 400, 401, 429, 503;
 }
 
@@ -157,7 +157,6 @@ fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
                 403 => "The credentials do not cover the topic",
                 404 => "No such task",
                 408 => "The body arrived too slowly",
-                409 => "An update with this id is already in the history",
                 413 => "The body is over --max-body-bytes",
                 415 => "The body is not application/x-www-form-urlencoded",
                 422 => "A field is invalid (named in `field`)",

@@ -25,9 +25,6 @@ pub(crate) enum ApiError {
     /// The body is not in a format this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// The request conflicts with what is stored (a Mercure update id already used).
-    #[error("{0}")]
-    Conflict(String),
     /// A JSON field is missing, of the wrong type, or out of range.
     #[error("`{field}`: {detail}")]
     InvalidField { field: String, detail: String },
@@ -55,16 +52,7 @@ pub(crate) enum ApiError {
     #[error("the server is at its limit of {limit} open streams; retry later")]
     TooManyStreams { limit: usize, retry_after: Duration },
     #[error("{0}; nothing was stored, retry later")]
-    StoreUnavailable(StoreError),
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::DuplicateUpdateId(_) => Self::Conflict(error.to_string()),
-            unavailable => Self::StoreUnavailable(unavailable),
-        }
-    }
+    StoreUnavailable(#[from] StoreError),
 }
 
 impl ApiError {
@@ -82,7 +70,6 @@ impl ApiError {
             | Self::BadParameter { .. }
             | Self::BadFormField { .. } => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -105,7 +92,6 @@ impl ApiError {
             Self::UnreadableBody(_) => "unreadable-body",
             Self::BadFormField { .. } => "invalid-form-field",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
-            Self::Conflict(_) => "conflict",
             Self::BadParameter { .. } => "invalid-parameter",
             Self::InvalidField { .. } => "invalid-field",
             Self::BodyTooLarge { .. } => "body-too-large",
@@ -128,7 +114,6 @@ impl ApiError {
             Self::UnreadableBody(_) => "Unreadable request body",
             Self::BadFormField { .. } => "Invalid form field",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
-            Self::Conflict(_) => "Conflict",
             Self::BadParameter { .. } => "Invalid query parameter",
             Self::InvalidField { .. } => "Invalid field",
             Self::BodyTooLarge { .. } => "Request body too large",

@@ -256,7 +256,7 @@ fn generate_id() -> UpdateId {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let mut random = [0u8; 10];
     // The OS's generator does not fail once seeded; were it ever to, ids of the same
-    // millisecond would collide, and the store refuses a duplicate (409), never keeps it.
+    // millisecond would repeat, which resuming tolerates (it takes the newest).
     let _ = getrandom::fill(&mut random);
     UpdateId::uuid_v7(millis, random)
 }

@@ -486,7 +486,7 @@ async fn a_cookie_authenticated_publish_must_come_from_an_allowed_origin() {
 async fn bad_publishes_are_refused_with_a_problem_and_store_nothing() {
     let app = hub(&["--mercure-anonymous", "--max-body-bytes", "8192"]).await;
     let token = publisher(&["*"]);
-    publish(&app, &[("topic", BOOK_1), ("id", "taken")]).await;
+    publish(&app, &[("topic", BOOK_1), ("id", "first")]).await;
     let cases: Vec<(&str, String, u16, Option<&str>)> = vec![
         ("no topic", form(&[("data", "x")]), 400, Some("topic")),
         ("empty body", String::new(), 400, Some("topic")),
@@ -588,12 +588,6 @@ async fn bad_publishes_are_refused_with_a_problem_and_store_nothing() {
             Some("body"),
         ),
         (
-            "duplicate id",
-            form(&[("topic", BOOK_1), ("id", "taken")]),
-            409,
-            None,
-        ),
-        (
             "body over the limit",
             form(&[("topic", BOOK_1), ("data", &"x".repeat(9000))]),
             413,
@@ -631,7 +625,7 @@ async fn bad_publishes_are_refused_with_a_problem_and_store_nothing() {
 
     // Nothing but the first update was stored, and the stream still works.
     let (_, mut sse) = subscribe(&app, "topic=*", None, Some("earliest")).await;
-    assert_eq!(sse.expect().await.id, "taken");
+    assert_eq!(sse.expect().await.id, "first");
     publish(&app, &[("topic", BOOK_1), ("id", "after")]).await;
     assert_eq!(sse.expect().await.id, "after");
 }
@@ -684,6 +678,39 @@ async fn resume_after_publisher_ids_from_earliest_and_from_an_unknown_id() {
     let (_, mut sse) = subscribe(&app, &selected, None, Some("u2")).await;
     publish(&app, &[("topic", BOOK_1), ("id", "u5")]).await;
     assert_eq!(sse.ids(3).await, ["u3", "u4", "u5"]);
+}
+
+#[tokio::test]
+async fn an_id_used_again_is_accepted_and_resumes_after_its_newest_use() {
+    let app = hub(&["--mercure-anonymous"]).await;
+    // As a publisher reusing ids does (the same id for a public and a private update).
+    publish(
+        &app,
+        &[("topic", BOOK_1), ("id", "same"), ("data", "public")],
+    )
+    .await;
+    publish(
+        &app,
+        &[
+            ("topic", BOOK_1),
+            ("id", "same"),
+            ("data", "private"),
+            ("private", "on"),
+        ],
+    )
+    .await;
+    publish(&app, &[("topic", BOOK_1), ("id", "next")]).await;
+    let (headers, mut sse) = subscribe(&app, "topic=*", None, Some("same")).await;
+    assert_eq!(headers["last-event-id"], "same");
+    assert_eq!(sse.expect().await.id, "next");
+    let (_, mut all) = subscribe(&app, "topic=*", None, Some("earliest")).await;
+    let events = until(&mut all, "next").await;
+    let data: Vec<&str> = events.iter().map(|e| e.data.as_str()).collect();
+    assert_eq!(
+        data,
+        ["public", ""],
+        "the private one is not for anonymous eyes"
+    );
 }
 
 #[tokio::test]
