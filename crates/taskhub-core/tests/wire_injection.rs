@@ -8,6 +8,7 @@ mod wire_check;
 use proptest::prelude::*;
 use serde_json::Value;
 use taskhub_core::frame::{envelope_json, gap, preamble, reset};
+use taskhub_core::mercure::{MercureFields, MercureTopic, UpdateId, UpdateType};
 use taskhub_core::{EventFrame, EventId, EventType, Filter, Selector, Timestamp, Topic};
 
 /// Any string, with a strong bias towards the characters that end lines somewhere.
@@ -48,6 +49,31 @@ proptest! {
     }
 
     #[test]
+    fn accepted_mercure_fields_never_break_a_line(
+        id in hostile(),
+        update_type in hostile(),
+        data in hostile(),
+        retry in any::<Option<u64>>(),
+    ) {
+        // What a Mercure publish accepts; data is anything at all.
+        let Ok(id) = UpdateId::parse(&id) else { return Ok(()) };
+        let update_type = UpdateType::parse(&update_type).ok();
+        let event_id = EventId::new(3);
+        let event_type = EventType::message();
+        let raw = serde_json::value::to_raw_value(&Value::String(data)).expect("JSON");
+        let envelope = envelope_json(event_id, &event_type, None, &raw, Timestamp::now());
+        let fields = MercureFields {
+            id: id.clone(),
+            topics: vec![MercureTopic::parse("t").expect("valid")],
+            update_type: update_type.clone(),
+            retry,
+        };
+        let frame = EventFrame::new(event_id, event_type, None, false, &envelope).with_mercure(Some(fields));
+        wire_check::assert_clean(&frame.bytes(true));
+        wire_check::assert_clean_mercure(&frame.mercure(), id.as_str(), update_type.as_ref().map(UpdateType::as_str));
+    }
+
+    #[test]
     fn the_validators_refuse_every_line_break(value in hostile()) {
         let breaks = |s: &str| s.contains(['\n', '\r']);
         if EventType::parse(&value).is_ok() {
@@ -58,6 +84,13 @@ proptest! {
         }
         if Filter::parse(Some(&value), Some(&value)).is_ok() {
             prop_assert!(!breaks(&value));
+        }
+        let mercure_ok = UpdateId::parse(&value).is_ok()
+            || UpdateType::parse(&value).is_ok()
+            || MercureTopic::parse(&value).is_ok()
+            || taskhub_core::mercure::TopicSelector::parse(&value).is_ok();
+        if mercure_ok {
+            prop_assert!(!value.chars().any(char::is_control));
         }
     }
 }

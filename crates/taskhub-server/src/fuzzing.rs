@@ -44,3 +44,11 @@ pub fn jwt(token: &str) -> bool {
         .as_ref()
         .is_some_and(|verifier| verifier.verify(token.to_owned()).is_ok())
 }
+
+/// A Mercure publish body: the event it would store, if it is accepted.
+pub fn mercure_publish(body: &[u8]) -> Option<NewEvent> {
+    crate::mercure::publish::Update::parse(body)
+        .ok()?
+        .into_event(65_536)
+        .ok()
+}

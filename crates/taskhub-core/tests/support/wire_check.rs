@@ -21,3 +21,42 @@ pub(crate) fn assert_clean(wire: &[u8]) {
         }
     }
 }
+
+/// A Mercure frame: exactly one `id:` line (the update's id), at most one `event:` and one
+/// `retry:`, then `data:` lines, and no carriage return; so whatever its data holds, the
+/// subscriber sees the fields the publisher set and no others.
+#[allow(dead_code)] // Not every includer checks Mercure frames.
+pub(crate) fn assert_clean_mercure(wire: &[u8], id: &str, event: Option<&str>) {
+    let text = std::str::from_utf8(wire).expect("UTF-8 on the wire");
+    assert!(
+        !text.contains('\r'),
+        "a carriage return on the wire: {text:?}"
+    );
+    let body = text
+        .strip_suffix("\n\n")
+        .expect("a frame ends with a blank line");
+    let lines: Vec<&str> = body.split('\n').collect();
+    let count = |field: &str| lines.iter().filter(|l| l.starts_with(field)).count();
+    assert_eq!(
+        lines.first().copied(),
+        Some(format!("id: {id}").as_str()),
+        "{text:?}"
+    );
+    assert_eq!(count("id: "), 1, "{text:?}");
+    assert_eq!(count("event: "), usize::from(event.is_some()), "{text:?}");
+    if let Some(event) = event {
+        assert!(
+            lines.contains(&format!("event: {event}").as_str()),
+            "{text:?}"
+        );
+    }
+    assert!(count("retry: ") <= 1, "{text:?}");
+    let first_data = lines
+        .iter()
+        .position(|l| l.starts_with("data: "))
+        .expect("data");
+    assert!(
+        lines[first_data..].iter().all(|l| l.starts_with("data: ")),
+        "only data lines after the first: {text:?}"
+    );
+}

@@ -62,12 +62,8 @@ pub(crate) async fn publish(
             denied.as_str()
         )));
     }
+    let id = update.id.to_string();
     let event = update.into_event(state.config.max_event_bytes)?;
-    let id = event
-        .mercure
-        .as_ref()
-        .map(|fields| fields.id.to_string())
-        .unwrap_or_default();
     let started = Instant::now();
     state.events.publish(vec![event]).await?;
     METRICS.publish_duration.observe(started.elapsed());
@@ -127,29 +123,23 @@ fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
 
 /// The fields of a publish, parsed.
 #[derive(Debug)]
-struct Update {
+pub(crate) struct Update {
     topics: Vec<MercureTopic>,
     data: String,
     private: bool,
-    id: Option<UpdateId>,
+    /// As published, or generated.
+    id: UpdateId,
     update_type: Option<UpdateType>,
     retry: Option<u64>,
 }
 
 impl Update {
-    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let pairs = form::pairs(body).map_err(|bad| ApiError::BadFormField {
             field: bad.name.unwrap_or_else(|| "body".into()),
             detail: "is not UTF-8 once percent-decoded".into(),
         })?;
-        let mut update = Self {
-            topics: Vec::new(),
-            data: String::new(),
-            private: false,
-            id: None,
-            update_type: None,
-            retry: None,
-        };
+        let (mut topics, mut private) = (Vec::new(), false);
         let (mut data, mut id, mut update_type, mut retry) = (None, None, None, None);
         for (name, value) in pairs {
             let field = |detail: String| ApiError::BadFormField {
@@ -158,14 +148,12 @@ impl Update {
             };
             match name.as_str() {
                 "topic" => {
-                    if update.topics.len() == MAX_TOPICS {
+                    if topics.len() == MAX_TOPICS {
                         return Err(field(format!("at most {MAX_TOPICS} topics per update")));
                     }
-                    update
-                        .topics
-                        .push(MercureTopic::parse(&value).map_err(|e| field(e.to_string()))?);
+                    topics.push(MercureTopic::parse(&value).map_err(|e| field(e.to_string()))?);
                 }
-                "private" => update.private = true,
+                "private" => private = true,
                 "data" => once(&mut data, value).map_err(field)?,
                 "id" => once(&mut id, value).map_err(field)?,
                 "type" => once(&mut update_type, value).map_err(field)?,
@@ -178,29 +166,32 @@ impl Update {
             field: name.into(),
             detail,
         };
-        if update.topics.is_empty() {
+        if topics.is_empty() {
             return Err(field("topic", "an update needs at least one topic".into()));
         }
-        update.data = data.unwrap_or_default();
-        update.id = id
-            .map(|id| UpdateId::parse(&id))
-            .transpose()
-            .map_err(|e| field("id", e.to_string()))?;
-        update.update_type = update_type
-            .map(|t| UpdateType::parse(&t))
-            .transpose()
-            .map_err(|e| field("type", e.to_string()))?;
-        update.retry = retry
-            .map(|r| r.parse::<u64>())
-            .transpose()
-            .map_err(|_| field("retry", "must be a whole number of milliseconds".into()))?;
-        Ok(update)
+        Ok(Self {
+            topics,
+            data: data.unwrap_or_default(),
+            private,
+            id: match id {
+                Some(id) => UpdateId::parse(&id).map_err(|e| field("id", e.to_string()))?,
+                None => generate_id(),
+            },
+            update_type: update_type
+                .map(|t| UpdateType::parse(&t))
+                .transpose()
+                .map_err(|e| field("type", e.to_string()))?,
+            retry: retry
+                .map(|r| r.parse::<u64>())
+                .transpose()
+                .map_err(|_| field("retry", "must be a whole number of milliseconds".into()))?,
+        })
     }
 
     /// The event stored for this update: its type if TaskHub's alphabet allows it (else
     /// `message`), its canonical topic if it is a valid TaskHub topic, its data as a JSON
     /// string, and everything Mercure needs to write it back out unchanged.
-    fn into_event(self, max_data: usize) -> Result<NewEvent, ApiError> {
+    pub(crate) fn into_event(self, max_data: usize) -> Result<NewEvent, ApiError> {
         let data = to_raw_value(&self.data).map_err(|e| ApiError::BadFormField {
             field: "data".into(),
             detail: e.to_string(),
@@ -229,7 +220,7 @@ impl Update {
             private: self.private,
             data,
             mercure: Some(MercureFields {
-                id: self.id.unwrap_or_else(generate_id),
+                id: self.id,
                 topics: self.topics,
                 update_type: self.update_type,
                 retry: self.retry,

@@ -1,0 +1,108 @@
+//! Property test: every update a Mercure stream writes parses back, through an independent
+//! SSE parser (`eventsource-stream`), into the publisher's id, type, retry and data (line
+//! ends made `\n`, as SSE defines), whatever the data holds; and a native event into its
+//! `#id` and envelope.
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use proptest::prelude::*;
+use serde_json::value::to_raw_value;
+use taskhub_core::frame::{KEEPALIVE, envelope_json};
+use taskhub_core::mercure::{MercureFields, MercureTopic, UpdateId, UpdateType};
+use taskhub_core::{EventFrame, EventId, EventType, Timestamp, Topic};
+
+/// Strings that stress a line-based format: newlines of every kind, NUL, field lookalikes.
+fn nasty_string() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            Just("\n".to_owned()),
+            Just("\r".to_owned()),
+            Just("\r\n".to_owned()),
+            Just("\0".to_owned()),
+            Just("id: forged".to_owned()),
+            Just(" ".to_owned()),
+            any::<char>().prop_map(String::from),
+        ],
+        0..12,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+fn update_id() -> impl Strategy<Value = UpdateId> {
+    "[^\\p{Cc}#][^\\p{Cc}]{0,40}"
+        .prop_filter("reserved", |id| id != "earliest")
+        .prop_map(|id| UpdateId::parse(&id).expect("strategy yields valid ids"))
+}
+
+fn update_type() -> impl Strategy<Value = Option<UpdateType>> {
+    prop::option::of("[^\\p{Cc}]{1,20}".prop_map(|t| UpdateType::parse(&t).expect("valid")))
+}
+
+/// Parses a byte stream cut into arbitrary chunks, as a socket would deliver it.
+fn parse(bytes: Vec<u8>, chunk: usize) -> Vec<eventsource_stream::Event> {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(chunk.max(1)).map(|c| Ok(c.to_vec())).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        futures_util::stream::iter(chunks)
+            .eventsource()
+            .map(|event| event.expect("valid SSE"))
+            .collect()
+            .await
+    })
+}
+
+/// An update as the Mercure publish stores it: its data a JSON string in the envelope.
+fn update(position: u64, fields: MercureFields, data: &str) -> EventFrame {
+    let id = EventId::new(position);
+    let data = to_raw_value(data).expect("serialisable");
+    let event_type = EventType::message();
+    let envelope = envelope_json(id, &event_type, None, &data, Timestamp::now());
+    EventFrame::new(id, event_type, None, false, &envelope).with_mercure(Some(fields))
+}
+
+proptest! {
+    #[test]
+    fn mercure_updates_round_trip(
+        updates in prop::collection::vec(
+            (update_id(), update_type(), prop::option::of(any::<u64>()), nasty_string()),
+            1..4,
+        ),
+        chunk in 1usize..64,
+    ) {
+        let mut wire = b":\n".to_vec();
+        for (position, (id, update_type, retry, data)) in updates.iter().enumerate() {
+            let fields = MercureFields {
+                id: id.clone(),
+                topics: vec![MercureTopic::parse("https://example.com/t").expect("valid")],
+                update_type: update_type.clone(),
+                retry: *retry,
+            };
+            wire.extend_from_slice(&update(position as u64 + 1, fields, data).mercure());
+            wire.extend_from_slice(KEEPALIVE);
+        }
+        // A native event after them.
+        let native_id = EventId::new(99);
+        let native_data = to_raw_value(&serde_json::json!({"a": "b\nc"})).expect("serialisable");
+        let topic = Topic::parse("tasks/1").expect("valid");
+        let envelope = envelope_json(native_id, &EventType::task_updated(), Some(&topic), &native_data, Timestamp::now());
+        let native = EventFrame::new(native_id, EventType::task_updated(), Some(topic), false, &envelope);
+        wire.extend_from_slice(&native.mercure());
+
+        let events = parse(wire, chunk);
+        prop_assert_eq!(events.len(), updates.len() + 1);
+        for (event, (id, update_type, retry, data)) in events.iter().zip(&updates) {
+            prop_assert_eq!(event.id.as_str(), id.as_str());
+            prop_assert_eq!(event.event.as_str(), update_type.as_ref().map_or("message", UpdateType::as_str));
+            prop_assert_eq!(event.retry, retry.map(std::time::Duration::from_millis));
+            let expected = data.replace("\r\n", "\n").replace('\r', "\n");
+            prop_assert_eq!(&event.data, &expected);
+        }
+        let last = &events[updates.len()];
+        prop_assert_eq!(last.id.as_str(), "#99");
+        prop_assert_eq!(last.event.as_str(), "message");
+        prop_assert_eq!(&last.data, &envelope);
+    }
+}
