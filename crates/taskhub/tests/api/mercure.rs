@@ -897,6 +897,22 @@ fn settings_that_make_no_hub_are_refused_at_start_up() {
 }
 
 #[tokio::test]
+async fn chromium_routes_every_case_of_a_conformance_style_dataset() {
+    // The key Mercure's documentation and demos use (34 bytes), and a token as they mint
+    // it: no `exp`, no `typ` in its header.
+    let demo_key = "!ChangeThisMercureHubJWTSecretKey!";
+    let app = spawn_app_with(&["--mercure-jwt-key", demo_key, "--mercure-anonymous"]).await;
+    let header = Header {
+        typ: None,
+        ..Header::new(Algorithm::HS256)
+    };
+    let claims = json!({"mercure": {"publish": ["*"], "subscribe": ["*"]}});
+    let key = EncodingKey::from_secret(demo_key.as_bytes());
+    let token = encode(&header, &claims, &key).expect("token");
+    Script::node("mercure_dataset.mjs", &[&app.address, &token]).finish().await;
+}
+
+#[tokio::test]
 async fn chromium_publishes_with_fetch_and_receives_with_onmessage() {
     let app = hub(&["--mercure-anonymous"]).await;
     let token = publisher(&["https://example.com/books/{id}"]);
