@@ -86,7 +86,8 @@ pub(crate) async fn cors(
         );
         headers.insert(
             ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type, last-event-id"),
+            // `cache-control`: EventSource polyfills (and Mercure's clients) send it.
+            HeaderValue::from_static("authorization, cache-control, content-type, last-event-id"),
         );
         headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         response
@@ -94,7 +95,8 @@ pub(crate) async fn cors(
         let mut response = next.run(request).await;
         response.headers_mut().insert(
             ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("location, retry-after"),
+            // `last-event-id` and `link`: where a Mercure replay started, and discovery.
+            HeaderValue::from_static("last-event-id, link, location, retry-after"),
         );
         response
     };

@@ -862,6 +862,47 @@ async fn discovery_links_the_hub_from_the_tasks_api() {
     assert!(document["paths"]["/.well-known/mercure"].is_null());
 }
 
+#[tokio::test]
+async fn browsers_of_listed_origins_may_publish_and_read_the_resume_header() {
+    let origin = "https://app.example.com";
+    let app = hub(&["--mercure-anonymous", "--cors-origins", origin]).await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/.well-known/mercure"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, cache-control, last-event-id",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(preflight.status(), 204);
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .expect("ascii");
+    for header in ["authorization", "cache-control", "last-event-id"] {
+        assert!(allowed.contains(header), "{header} in {allowed}");
+    }
+    publish(&app, &[("topic", BOOK_1), ("id", "x")]).await;
+    let response = app
+        .client
+        .get(app.url("/.well-known/mercure?topic=*&lastEventID=x"))
+        .header("origin", origin)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.headers()["access-control-allow-origin"], origin);
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        exposed.contains("last-event-id") && exposed.contains("link"),
+        "{exposed}"
+    );
+}
+
 #[test]
 fn settings_that_make_no_hub_are_refused_at_start_up() {
     for (flags, complaint) in [
@@ -909,7 +950,9 @@ async fn chromium_routes_every_case_of_a_conformance_style_dataset() {
     let claims = json!({"mercure": {"publish": ["*"], "subscribe": ["*"]}});
     let key = EncodingKey::from_secret(demo_key.as_bytes());
     let token = encode(&header, &claims, &key).expect("token");
-    Script::node("mercure_dataset.mjs", &[&app.address, &token]).finish().await;
+    Script::node("mercure_dataset.mjs", &[&app.address, &token])
+        .finish()
+        .await;
 }
 
 #[tokio::test]
