@@ -32,7 +32,8 @@ enum Command {
     Listen(ListenArgs),
     /// Publish one event and print the server's answer.
     Publish(PublishArgs),
-    /// Mint an HS256 token for a server started with --jwt-secret.
+    /// Mint an HS256 token for a server started with --jwt-secret (or, with --mercure,
+    /// for its Mercure hub's --mercure-jwt-key).
     Token(TokenArgs),
 }
 
@@ -53,6 +54,10 @@ struct TokenArgs {
     /// The `sub` claim (who the token is for), if any.
     #[arg(long)]
     subject: Option<String>,
+    /// A Mercure token: the selectors go in the `mercure` claim (sign it with the
+    /// hub's --mercure-jwt-key).
+    #[arg(long)]
+    mercure: bool,
 }
 
 #[derive(Debug, Args)]
@@ -355,9 +360,10 @@ impl TokenArgs {
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs()
             + self.ttl_secs;
+        let claim = if self.mercure { "mercure" } else { "taskhub" };
         let mut claims = serde_json::json!({
             "exp": expires,
-            "taskhub": { "subscribe": self.subscribe, "publish": self.publish },
+            claim: { "subscribe": self.subscribe, "publish": self.publish },
         });
         if let Some(subject) = self.subject {
             claims["sub"] = subject.into();
