@@ -54,6 +54,8 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Time a client has to send a request's headers.
     pub header_read_timeout: Duration,
+    /// Time a client may leave response bytes unread before its connection is closed.
+    pub write_timeout: Duration,
     /// Largest request head (request line and headers) accepted.
     pub max_header_bytes: usize,
     /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate and key.
@@ -84,6 +86,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
             max_header_bytes: 16 * 1024,
             tls: None,
         }

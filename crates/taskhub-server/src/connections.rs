@@ -3,7 +3,8 @@
 //! client from holding resources.
 //!
 //! We own this loop (rather than `axum::serve`) for what axum does not expose: a deadline
-//! on the TLS handshake and on reading request headers (slowloris), a cap on header size,
+//! on the TLS handshake and on reading request headers (slowloris), one on writes to a
+//! client that stopped reading (`write_deadline`), a cap on header size,
 //! TCP_NODELAY on every socket, the peer address and a request id for every request, and
 //! a drain with a deadline.
 //!
@@ -28,6 +29,7 @@ use tower::ServiceExt;
 use tracing::{Instrument, debug, warn};
 
 use crate::request_id;
+use crate::write_deadline::WriteDeadline;
 
 /// Per-connection limits.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +39,9 @@ pub(crate) struct ConnectionLimits {
     pub(crate) header_read_timeout: Duration,
     /// Largest request head (request line and headers); more is answered 431.
     pub(crate) max_header_bytes: usize,
+    /// How long a write may wait on a client that does not read before the connection
+    /// is closed (`write_deadline`).
+    pub(crate) write_timeout: Duration,
 }
 
 /// A connection's byte stream: plain TCP or TLS over it.
@@ -103,6 +108,7 @@ pub(crate) async fn serve(
             let Some(transport) = handshake(tcp, tls, limits.header_read_timeout).await else {
                 return;
             };
+            let transport = WriteDeadline::new(transport, limits.write_timeout);
             let connection = http.serve_connection(TokioIo::new(transport), service);
             if let Err(e) = watcher.watch(connection.into_owned()).await {
                 debug!(error = %e, %peer, "connection ended with an error");

@@ -31,6 +31,7 @@ mod server;
 mod shutdown;
 mod subscription;
 mod tls;
+mod write_deadline;
 
 pub use auth::{JwtConfig, JwtConfigError};
 pub use client_addr::TrustedProxies;

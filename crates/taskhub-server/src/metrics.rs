@@ -28,6 +28,7 @@ pub(crate) struct Metrics {
     pub(crate) replays: Counter,
     pub(crate) resets: Counter,
     pub(crate) store_errors: Counter,
+    pub(crate) write_timeouts: Counter,
     pub(crate) publish_duration: Histogram,
 }
 
@@ -45,6 +46,7 @@ impl Metrics {
             replays: Counter::new(),
             resets: Counter::new(),
             store_errors: Counter::new(),
+            write_timeouts: Counter::new(),
             publish_duration: Histogram::new(),
         }
     }
@@ -113,6 +115,11 @@ impl Metrics {
                 "taskhub_store_errors_total",
                 "Requests answered 503 and streams ended because the store failed.",
                 &self.store_errors,
+            ),
+            (
+                "taskhub_write_timeouts_total",
+                "Connections closed because the client left response bytes unread for --write-timeout-secs.",
+                &self.write_timeouts,
             ),
         ];
         for (name, help, counter) in counters {

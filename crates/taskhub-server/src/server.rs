@@ -177,6 +177,7 @@ impl Server {
         let limits = ConnectionLimits {
             header_read_timeout: config.header_read_timeout,
             max_header_bytes: config.max_header_bytes,
+            write_timeout: config.write_timeout,
         };
         let serving = tokio::spawn(connections::serve(
             listener,

@@ -202,6 +202,10 @@ struct ServeArgs {
     /// Seconds a client has to send a request's headers (slow clients are cut off).
     #[arg(long, env = "TASKHUB_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_secs: u64,
+    /// Seconds a client may leave response bytes unread (its socket full) before its
+    /// connection is closed; it resumes with Last-Event-ID.
+    #[arg(long, env = "TASKHUB_WRITE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    write_timeout_secs: u64,
     /// Largest request head (request line and headers), in bytes; at least 8192.
     #[arg(long, env = "TASKHUB_MAX_HEADER_BYTES", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(8192..=1_048_576))]
     max_header_bytes: u64,
@@ -278,6 +282,7 @@ impl ServeArgs {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             body_timeout: Duration::from_secs(self.body_timeout_secs),
             header_read_timeout: Duration::from_secs(self.header_timeout_secs),
+            write_timeout: Duration::from_secs(self.write_timeout_secs),
             max_header_bytes: usize::try_from(self.max_header_bytes)?,
             tls: self
                 .tls_cert

@@ -110,8 +110,8 @@ async fn metrics_count_streams_events_deliveries_replays_and_resets() {
 #[tokio::test]
 async fn metrics_count_slow_client_disconnects_rejections_and_store_errors() {
     let app = spawn_app_with(&["--client-buffer", "8", "--max-clients", "2"]).await;
-    let _stalled = app.subscribe("", None).await.connected().await;
-    let _second = app.subscribe("", None).await.connected().await;
+    let mut stalled = app.subscribe("", None).await.connected().await;
+    let mut second = app.subscribe("", None).await.connected().await;
     let refused = app
         .client
         .get(app.url("/events/stream"))
@@ -127,15 +127,43 @@ async fn metrics_count_slow_client_disconnects_rejections_and_store_errors() {
             .map(|n| json!({"event": "big", "data": {"n": n, "pad": payload}}))
             .collect();
         assert_eq!(app.post_events(&Value::Array(batch)).await.status(), 202);
-        let samples = metrics(&app.address).await;
-        if samples["taskhub_slow_client_disconnects_total"] == 2.0 {
-            assert!(samples["taskhub_lagged_events_total"] >= 2.0);
-            assert_eq!(samples["taskhub_streams_rejected_total"], 1.0);
-            assert_eq!(samples["taskhub_streams_open"], 0.0);
-            return store_errors_are_counted(&app).await;
-        }
     }
-    panic!("the stalled streams were never disconnected");
+    // Reading again, each finds it fell behind and its stream ends.
+    for sse in [&mut stalled, &mut second] {
+        while sse.next().await.is_some() {}
+    }
+    let samples = await_metric(&app.address, "taskhub_slow_client_disconnects_total", 2.0).await;
+    assert!(samples["taskhub_lagged_events_total"] >= 2.0);
+    assert_eq!(samples["taskhub_streams_rejected_total"], 1.0);
+    let samples = await_metric(&app.address, "taskhub_streams_open", 0.0).await;
+    assert_eq!(samples["taskhub_write_timeouts_total"], 0.0);
+    store_errors_are_counted(&app).await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_after_the_write_timeout() {
+    // A ring that holds everything: falling behind cannot be what ends the stream.
+    let app = spawn_app_with(&["--client-buffer", "100000", "--write-timeout-secs", "1"]).await;
+    let _stalled = app.subscribe("", None).await.connected().await;
+    let mut reading = app.subscribe("", None).await.connected().await;
+    let reader = tokio::spawn(async move { reading.ids(320).await.len() });
+    let payload = "x".repeat(60_000);
+    for start in (0..320).step_by(16) {
+        let batch: Vec<Value> = (start..start + 16)
+            .map(|n| json!({"event": "big", "data": {"n": n, "pad": payload}}))
+            .collect();
+        assert_eq!(app.post_events(&Value::Array(batch)).await.status(), 202);
+    }
+    assert_eq!(
+        reader.await.expect("reader"),
+        320,
+        "the reading client got everything"
+    );
+    // Its socket full, the stalled client is cut off a second later.
+    let samples = await_metric(&app.address, "taskhub_write_timeouts_total", 1.0).await;
+    assert_eq!(samples["taskhub_slow_client_disconnects_total"], 0.0);
+    let samples = await_metric(&app.address, "taskhub_streams_open", 0.0).await;
+    assert_eq!(samples["taskhub_write_timeouts_total"], 1.0);
 }
 
 async fn store_errors_are_counted(app: &TestApp) {
