@@ -31,7 +31,6 @@ mod server;
 mod shutdown;
 mod subscription;
 mod tls;
-mod write_deadline;
 
 pub use auth::{JwtConfig, JwtConfigError};
 pub use client_addr::TrustedProxies;

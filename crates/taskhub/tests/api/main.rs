@@ -14,6 +14,7 @@ mod bad_input;
 mod browser;
 mod clients;
 mod cluster;
+mod connections;
 mod deploy;
 mod errors;
 mod library_clients;
