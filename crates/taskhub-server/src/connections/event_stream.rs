@@ -8,9 +8,12 @@
 //! as they are). Frames that are ready together leave in one `writev`.
 
 use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::SystemTime;
 
 use axum::body::Body;
+use axum::body::HttpBody;
 use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, TRANSFER_ENCODING};
 use axum::http::{StatusCode, response::Parts};
 use axum::response::Response;
@@ -75,9 +78,11 @@ async fn stream<T: AsyncRead + AsyncWrite + Unpin>(
     head: Vec<u8>,
     mut body: Body,
 ) -> io::Result<()> {
-    // The head and whatever the stream has ready (its opening) leave together.
+    // The head and whatever the stream has ready (its opening) leave together, at once.
     let mut batch = Vec::new();
-    let mut ended = gather(&mut body, &mut batch);
+    let mut ended = gather(&mut body, &mut batch)
+        .now_or_never()
+        .unwrap_or(false);
     write_chunk(io, &head, &batch, ended).await?;
     drop(head);
     let mut probe = [0u8; 16];
@@ -85,10 +90,7 @@ async fn stream<T: AsyncRead + AsyncWrite + Unpin>(
         batch.clear();
         tokio::select! {
             biased;
-            frame = body.frame() => match frame {
-                Some(Ok(frame)) => batch.extend(frame.into_data().ok()),
-                Some(Err(_)) | None => ended = true,
-            },
+            end = gather(&mut body, &mut batch) => ended = end,
             read = io.read(&mut probe) => match read {
                 // Bytes after a stream request are not a request we serve; ignored.
                 Ok(n) if n > 0 => continue,
@@ -96,29 +98,35 @@ async fn stream<T: AsyncRead + AsyncWrite + Unpin>(
                 _ => return Ok(()),
             },
         }
-        ended = ended || gather(&mut body, &mut batch);
         write_chunk(io, &[], &batch, ended).await?;
     }
     io.shutdown().await
 }
 
-/// Adds every chunk `body` has ready to `batch`, up to [`MAX_WRITE`] bytes; true when
-/// the body ended.
-fn gather(body: &mut Body, batch: &mut Vec<Bytes>) -> bool {
-    let mut size: usize = batch.iter().map(Bytes::len).sum();
-    while size < MAX_WRITE {
-        match body.frame().now_or_never() {
-            Some(Some(Ok(frame))) => {
-                if let Ok(data) = frame.into_data() {
-                    size += data.len();
-                    batch.push(data);
+/// Waits for the next chunk of `body`, then takes every other one it has ready too, up
+/// to [`MAX_WRITE`] bytes, into `batch`; true when the body ended. It polls the body with
+/// the task's own waker throughout, so the poll that finds nothing more ready is also the
+/// one that arms the wake-up for the next chunk.
+fn gather<'a>(body: &'a mut Body, batch: &'a mut Vec<Bytes>) -> impl Future<Output = bool> + 'a {
+    std::future::poll_fn(move |cx| {
+        let mut size: usize = batch.iter().map(Bytes::len).sum();
+        loop {
+            match Pin::new(&mut *body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        size += data.len();
+                        batch.push(data);
+                    }
+                    if size >= MAX_WRITE {
+                        return Poll::Ready(false);
+                    }
                 }
+                Poll::Ready(Some(Err(_)) | None) => return Poll::Ready(true),
+                Poll::Pending if batch.is_empty() => return Poll::Pending,
+                Poll::Pending => return Poll::Ready(false),
             }
-            Some(Some(Err(_)) | None) => return true,
-            None => return false,
         }
-    }
-    false
+    })
 }
 
 /// `prefix`, then `batch` as one chunk, then the last chunk if `ended`, in one `writev`

@@ -903,6 +903,39 @@ async fn browsers_of_listed_origins_may_publish_and_read_the_resume_header() {
     );
 }
 
+#[tokio::test]
+async fn taskhub_token_mints_mercure_tokens_the_hub_accepts() {
+    let app = hub(&[]).await;
+    let mint = |role: &str, selector: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
+            .args(["token", "--mercure", "--secret", KEY, role, selector])
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout)
+            .expect("UTF-8")
+            .trim()
+            .to_owned()
+    };
+    let publisher = mint("--publish", "https://example.com/books/{id}");
+    let reader = mint("--subscribe", "https://example.com/books/{id}");
+    let (_, mut sse) = subscribe(&app, &topics(&["*"]), Some(&reader), None).await;
+    let response = post(
+        &app,
+        form(&[("topic", BOOK_1), ("private", "on"), ("id", "minted")]),
+        Some(&publisher),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        sse.expect().await.id,
+        "minted",
+        "the private update reached the minted reader"
+    );
+    let elsewhere = form(&[("topic", "https://example.com/authors/1")]);
+    problem(post(&app, elsewhere, Some(&publisher)).await, 403).await;
+}
+
 #[test]
 fn settings_that_make_no_hub_are_refused_at_start_up() {
     for (flags, complaint) in [
