@@ -3,30 +3,15 @@
 //! ends made `\n`, as SSE defines), whatever the data holds; and a native event into its
 //! `#id` and envelope.
 
-use eventsource_stream::Eventsource;
-use futures_util::StreamExt;
+#[path = "support/sse.rs"]
+mod sse;
+
 use proptest::prelude::*;
 use serde_json::value::to_raw_value;
+use sse::{nasty_string, parse};
 use taskhub_core::frame::{KEEPALIVE, envelope_json};
 use taskhub_core::mercure::{MercureFields, MercureTopic, UpdateId, UpdateType};
 use taskhub_core::{EventFrame, EventId, EventType, Timestamp, Topic};
-
-/// Strings that stress a line-based format: newlines of every kind, NUL, field lookalikes.
-fn nasty_string() -> impl Strategy<Value = String> {
-    prop::collection::vec(
-        prop_oneof![
-            Just("\n".to_owned()),
-            Just("\r".to_owned()),
-            Just("\r\n".to_owned()),
-            Just("\0".to_owned()),
-            Just("id: forged".to_owned()),
-            Just(" ".to_owned()),
-            any::<char>().prop_map(String::from),
-        ],
-        0..12,
-    )
-    .prop_map(|parts| parts.concat())
-}
 
 fn update_id() -> impl Strategy<Value = UpdateId> {
     "[^\\p{Cc}#][^\\p{Cc}]{0,40}"
@@ -36,22 +21,6 @@ fn update_id() -> impl Strategy<Value = UpdateId> {
 
 fn update_type() -> impl Strategy<Value = Option<UpdateType>> {
     prop::option::of("[^\\p{Cc}]{1,20}".prop_map(|t| UpdateType::parse(&t).expect("valid")))
-}
-
-/// Parses a byte stream cut into arbitrary chunks, as a socket would deliver it.
-fn parse(bytes: Vec<u8>, chunk: usize) -> Vec<eventsource_stream::Event> {
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        bytes.chunks(chunk.max(1)).map(|c| Ok(c.to_vec())).collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        futures_util::stream::iter(chunks)
-            .eventsource()
-            .map(|event| event.expect("valid SSE"))
-            .collect()
-            .await
-    })
 }
 
 /// An update as the Mercure publish stores it: its data a JSON string in the envelope.

@@ -1,29 +1,14 @@
 //! Property test: every frame the encoder writes parses back, through an independent SSE
 //! parser (`eventsource-stream`), into the same id, type and envelope, whatever the data.
 
-use eventsource_stream::Eventsource;
-use futures_util::StreamExt;
+#[path = "support/sse.rs"]
+mod sse;
+
 use proptest::prelude::*;
 use serde_json::Value;
+use sse::{nasty_string, parse};
 use taskhub_core::frame::{KEEPALIVE, envelope_json, gap, preamble, reset};
 use taskhub_core::{EventFrame, EventId, EventType, Timestamp, Topic};
-
-/// Strings that stress a line-based format: newlines of every kind, NUL, unicode.
-fn nasty_string() -> impl Strategy<Value = String> {
-    prop::collection::vec(
-        prop_oneof![
-            Just("\n".to_owned()),
-            Just("\r".to_owned()),
-            Just("\r\n".to_owned()),
-            Just("\0".to_owned()),
-            Just("data: x".to_owned()),
-            Just("\u{2028}".to_owned()),
-            any::<char>().prop_map(String::from),
-        ],
-        0..12,
-    )
-    .prop_map(|parts| parts.concat())
-}
 
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -47,22 +32,6 @@ fn event_type() -> impl Strategy<Value = EventType> {
 
 fn topic() -> impl Strategy<Value = Option<Topic>> {
     prop::option::of("[^\\p{Cc}]{1,40}".prop_map(|s| Topic::parse(&s).expect("valid topic")))
-}
-
-/// Parses a byte stream cut into arbitrary chunks, as a socket would deliver it.
-fn parse(bytes: Vec<u8>, chunk: usize) -> Vec<eventsource_stream::Event> {
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        bytes.chunks(chunk.max(1)).map(|c| Ok(c.to_vec())).collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        futures_util::stream::iter(chunks)
-            .eventsource()
-            .map(|event| event.expect("valid SSE"))
-            .collect()
-            .await
-    })
 }
 
 proptest! {

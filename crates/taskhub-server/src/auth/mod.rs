@@ -11,7 +11,7 @@
 
 mod caller;
 mod jwt;
-mod token;
+pub(crate) mod token;
 
 pub(crate) use caller::{Access, Caller};
 pub use jwt::{JwtConfig, JwtConfigError};

@@ -3,17 +3,19 @@
 
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Uri};
 
 /// The token from, in order: `Authorization: Bearer`, the `taskhub_token` cookie, the
 /// `access_token` query parameter (for EventSource, which cannot set headers).
 pub(super) fn find(parts: &Parts) -> Option<String> {
-    bearer(parts)
-        .or_else(|| cookie(parts))
-        .or_else(|| query(parts))
+    bearer(&parts.headers)
+        .or_else(|| cookie(&parts.headers, "taskhub_token"))
+        .or_else(|| query(&parts.uri, "access_token"))
 }
 
-fn bearer(parts: &Parts) -> Option<String> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+/// The token of an `Authorization: Bearer` header.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -21,22 +23,22 @@ fn bearer(parts: &Parts) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-fn cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+/// The value of the cookie `wanted`, if it is set and not empty.
+pub(crate) fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            (name == "taskhub_token" && !value.is_empty()).then(|| value.to_owned())
+            (name == wanted && !value.is_empty()).then(|| value.to_owned())
         })
 }
 
-fn query(parts: &Parts) -> Option<String> {
-    let query = parts.uri.query()?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(name, value)| name == "access_token" && !value.is_empty())
+/// The value of the query parameter `wanted`, if it is set and not empty.
+pub(crate) fn query(uri: &Uri, wanted: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(name, value)| name == wanted && !value.is_empty())
         .map(|(_, value)| value.into_owned())
 }

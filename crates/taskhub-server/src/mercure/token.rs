@@ -3,11 +3,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderMap, Uri};
 use serde::Deserialize;
 use taskhub_core::mercure::TopicSelector;
 
+use crate::auth::token::{bearer, cookie, query};
 use crate::auth::{TokenError, Verifier};
 
 /// The cookie Mercure clients send their token in.
@@ -27,35 +27,8 @@ pub(super) enum Source {
 pub(super) fn find(headers: &HeaderMap, uri: &Uri) -> Option<(String, Source)> {
     bearer(headers)
         .map(|token| (token, Source::Header))
-        .or_else(|| query(uri).map(|token| (token, Source::Query)))
-        .or_else(|| cookie(headers).map(|token| (token, Source::Cookie)))
-}
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
-        .filter(|t| !t.is_empty())
-}
-
-fn query(uri: &Uri) -> Option<String> {
-    form_urlencoded::parse(uri.query()?.as_bytes())
-        .find(|(name, value)| name == "authorization" && !value.is_empty())
-        .map(|(_, value)| value.into_owned())
-}
-
-fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == COOKIE_NAME && !value.is_empty()).then(|| value.to_owned())
-        })
+        .or_else(|| query(uri, "authorization").map(|token| (token, Source::Query)))
+        .or_else(|| cookie(headers, COOKIE_NAME).map(|token| (token, Source::Cookie)))
 }
 
 /// What a valid token grants.
@@ -104,6 +77,8 @@ pub(super) fn grants(verifier: &Verifier, token: &str) -> Result<Grants, TokenEr
 
 #[cfg(test)]
 mod tests {
+    use axum::http::header::{AUTHORIZATION, COOKIE};
+
     use super::*;
 
     #[test]
