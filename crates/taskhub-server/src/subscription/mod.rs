@@ -82,7 +82,8 @@ enum Phase {
 
 #[derive(Debug)]
 pub(crate) struct Subscription {
-    request: Request,
+    /// Which events the subscriber wants, and how they are written for it.
+    view: View,
     settings: Settings,
     events: EventLog,
     live: broadcast::Receiver<Arc<EventFrame>>,
@@ -124,22 +125,23 @@ impl Subscription {
         permit: OwnedSemaphorePermit,
     ) -> Self {
         let retry_ms = u64::try_from(settings.retry.as_millis()).unwrap_or(u64::MAX);
-        let mut ready = VecDeque::from([request.view.opening(retry_ms, client_id)]);
-        let (phase, resumed_after) = match &request.resume {
+        let Request { view, resume } = request;
+        let mut ready = VecDeque::from([view.opening(retry_ms, client_id)]);
+        let (phase, resumed_after) = match resume {
             Resume::Live => (Phase::Live { fresh: false }, None),
             Resume::After(id) => {
                 METRICS.replays.inc();
-                (Phase::CatchingUp, Some(*id))
+                (Phase::CatchingUp, Some(id))
             }
             Resume::Unknown(raw) => {
-                ready.extend(request.view.reset(raw));
+                ready.extend(view.reset(&raw));
                 METRICS.resets.inc();
                 (Phase::Live { fresh: false }, None)
             }
         };
         METRICS.streams_opened.inc();
         METRICS.streams_open.inc();
-        let expiry = request.view.expires_at().map(|at| {
+        let expiry = view.expires_at().map(|at| {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
             Box::pin(tokio::time::sleep(left))
         });
@@ -149,7 +151,7 @@ impl Subscription {
             keepalive: Box::pin(tokio::time::sleep_until(now + settings.keepalive)),
             expiry,
             stopping: Box::pin(shutdown.clone().cancelled_owned()),
-            request,
+            view,
             settings,
             events,
             live,
@@ -235,8 +237,7 @@ impl Subscription {
                     // store): deliver everything the ring holds.
                     self.cursor = EventId::ZERO;
                 }
-                self.ready
-                    .extend(self.request.view.reset(&requested.to_string()));
+                self.ready.extend(self.view.reset(&requested.to_string()));
                 METRICS.resets.inc();
                 self.phase = Phase::Live { fresh: false };
             }
@@ -255,7 +256,7 @@ impl Subscription {
             Ok(frame) => {
                 if let Some(first) = self.lost_from.take() {
                     let last = EventId::new(frame.id().get() - 1);
-                    self.ready.push_back(self.request.view.gap(first, last));
+                    self.ready.push_back(self.view.gap(first, last));
                     METRICS.gaps.inc();
                 }
                 self.phase = Phase::Live { fresh: false };
@@ -282,7 +283,7 @@ impl Subscription {
     /// Moves the cursor past `frame` and queues it if this subscriber wants it.
     fn take(&mut self, frame: &EventFrame) {
         self.cursor = frame.id();
-        let view = &self.request.view;
+        let view = &self.view;
         if view.wants(frame) {
             self.ready.push_back(view.encode(frame));
             self.delivered += 1;
