@@ -117,6 +117,7 @@ pub(crate) async fn serve(
             limits,
             http: Arc::clone(&http),
             watcher: graceful.watcher(),
+            stop: stop.clone(),
         };
         let tls = tls.clone();
         // The handshake runs in the connection's task, never in the accept loop; boxed,
@@ -148,6 +149,8 @@ struct Connection {
     limits: ConnectionLimits,
     http: Arc<auto::Builder<TokioExecutor>>,
     watcher: Watcher,
+    /// Cancelled at shutdown: a connection still waiting for its first request closes.
+    stop: CancellationToken,
 }
 
 impl Connection {
@@ -155,7 +158,11 @@ impl Connection {
         let mut transport = WriteDeadline::new(transport, self.limits.write_timeout);
         let deadline = Instant::now() + self.limits.header_read_timeout;
         let read = first_request::read(&mut transport, self.limits.max_header_bytes, deadline);
-        let prefix = match read.await {
+        let first = tokio::select! {
+            first = read => first,
+            () = self.stop.cancelled() => return,
+        };
+        let prefix = match first {
             FirstRequest::EventStream(request) => {
                 let close = wants_close(&request);
                 let response = Box::pin(answer(self.router.clone(), self.peer, *request)).await;

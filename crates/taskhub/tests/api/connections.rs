@@ -76,6 +76,27 @@ async fn a_stream_response_is_chunked_dated_and_closes_when_it_ends() {
 }
 
 #[tokio::test]
+async fn connections_waiting_for_a_first_request_do_not_hold_up_shutdown() {
+    let mut app =
+        spawn_app_with(&["--shutdown-grace-secs", "10", "--header-timeout-secs", "10"]).await;
+    let _silent = connect(&app).await;
+    let mut half = connect(&app).await;
+    half.write_all(b"GET /events/stream HTTP/1.1\r\n")
+        .await
+        .expect("half a head");
+    // Let the server accept both before it is told to stop.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    app.signal("TERM");
+    assert!(app.wait_exit(Duration::from_secs(5)).is_some(), "exited");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn a_refused_stream_request_leaves_the_connection_to_the_next_request() {
     let app = spawn_app().await;
     let mut socket = connect(&app).await;
