@@ -63,12 +63,12 @@ impl EventLog {
         }
     }
 
-    /// Waits until the hub holds every event acknowledged so far (SQLite: already so, the
-    /// writer hands frames over before it answers; Redis: the reader catches up with the
+    /// Waits until the hub holds every event acknowledged so far (SQLite: the writer has
+    /// handed over the frames of what it answered; Redis: the reader catches up with the
     /// stream, for at most a second), so streams ended at shutdown deliver them first.
     pub(crate) async fn settle(&self) {
         match self {
-            Self::Sqlite(_) => {}
+            Self::Sqlite(store) => store.settle().await,
             Self::Redis(log) => log.settle(std::time::Duration::from_secs(1)).await,
         }
     }

@@ -14,7 +14,9 @@
 //! - A caller is answered only after `COMMIT` returned with `synchronous=FULL`: an
 //!   acknowledged write survives a crash one instant later.
 //! - Committed frames reach the commit sink in id order, after they are durable, so a
-//!   subscriber that subscribes *before* reading history misses nothing.
+//!   subscriber that subscribes *before* reading history misses nothing. A group's
+//!   callers are answered just before its frames are handed over ([`Store::settle`]
+//!   waits for those).
 
 mod database_url;
 mod error;
@@ -142,6 +144,13 @@ impl Store {
     /// so a locked or failing database, or a stopped writer, is noticed.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.write(|reply| Write::Ping { reply }).await
+    }
+
+    /// Waits until the commit sink has had the frames of every write answered so far. The
+    /// writer answers a group before it hands the group's frames over, so a ping queued
+    /// now, answered in a later group, is answered only after them.
+    pub async fn settle(&self) {
+        let _ = self.ping().await;
     }
 
     /// Stops accepting writes, commits what is queued and waits for the writer to exit.
