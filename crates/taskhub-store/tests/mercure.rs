@@ -69,6 +69,8 @@ async fn update_ids_are_located_at_their_newest_use_and_survive_a_restart() {
         store.publish(vec![update("u1")]).await.expect("stored"),
         [EventId::new(4)]
     );
+    // Answers come just before the frames reach the sink; settle waits for them.
+    store.settle().await;
     let live = seen.lock().expect("lock").clone();
     assert_eq!(live.len(), 4);
     assert!(
