@@ -103,6 +103,10 @@ run(async () => {
     await alice.fill('#new-description', 'Everything that changed since 1.4.1');
     await alice.getByRole('button', { name: 'Add task' }).click();
     await inColumn(bob, 'todo', 'Write the release notes').waitFor();
+    // Bob's stream may show it before Alice's own request has returned and cleared her form.
+    await alice
+      .waitForFunction(() => document.querySelector('#new-title').value === '', null, { timeout: PATIENCE_MS })
+      .catch(() => {});
     check((await alice.inputValue('#new-title')) === '', 'the form is cleared after adding');
 
     // Bob moves it on; Alice sees it change column.
