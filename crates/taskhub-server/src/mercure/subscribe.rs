@@ -110,10 +110,7 @@ pub(crate) async fn subscribe(
     if let Some(raw) = last_event_id {
         // Where replay started: the id asked for, or `earliest` when the history does
         // not hold it (nothing was replayed), so the client knows to refetch.
-        let value = match located {
-            Some(_) => HeaderValue::from_bytes(raw.as_bytes()).ok(),
-            None => None,
-        };
+        let value = located.and_then(|_| HeaderValue::from_bytes(raw.as_bytes()).ok());
         headers.insert(
             "last-event-id",
             value.unwrap_or(HeaderValue::from_static("earliest")),
