@@ -147,23 +147,7 @@ async fn a_client_that_leaves_frees_its_slot_at_once() {
         .expect("request");
     read_until(&mut first, "SSE connection established").await;
     drop(first);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    loop {
-        let response = app
-            .client
-            .get(app.url("/events/stream"))
-            .send()
-            .await
-            .expect("sent");
-        if response.status() == 200 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the slot was not freed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.await_stream_slot(Duration::from_secs(3)).await;
 }
 
 #[tokio::test]

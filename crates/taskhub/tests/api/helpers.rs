@@ -230,6 +230,29 @@ impl TestApp {
         Sse::new(response)
     }
 
+    /// Opens streams until one is accepted (a `--max-clients` slot is free), each refusal
+    /// a 503; panics if none is within `within`.
+    pub(crate) async fn await_stream_slot(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let response = self
+                .client
+                .get(self.url("/events/stream"))
+                .send()
+                .await
+                .expect("request");
+            if response.status() == 200 {
+                return;
+            }
+            assert_eq!(response.status(), 503);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no stream slot was freed within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Sends a signal with `kill(1)`.
     pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
