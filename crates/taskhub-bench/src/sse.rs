@@ -27,7 +27,7 @@ impl SseParser {
     /// events without one, such as TaskHub's `connected`).
     pub fn feed(&mut self, input: &[u8], mut on_event: impl FnMut(Option<Token>)) {
         let mut rest = input;
-        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', rest) {
             if self.partial.is_empty() {
                 self.line(&rest[..end], &mut on_event);
             } else {
@@ -59,7 +59,7 @@ impl SseParser {
         if line[0] == b':' {
             return;
         }
-        let name_end = line.iter().position(|&b| b == b':').unwrap_or(line.len());
+        let name_end = memchr::memchr(b':', line).unwrap_or(line.len());
         if &line[..name_end] == b"data" {
             self.has_data = true;
             if self.token.is_none() {

@@ -22,7 +22,7 @@ use crate::latency::Latency;
 use crate::sse::SseParser;
 use crate::tracker::Tracker;
 
-/// Bytes read per `read` call.
+/// Bytes read per `read` call (into the worker's one buffer).
 const READ_BUF: usize = 8 * 1024;
 /// Time to connect and get the response head and first bytes.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -173,7 +173,7 @@ async fn open_inner(spec: &Spec) -> Result<Opened, BenchError> {
 /// Reads the stream until it ends, accounting every event into `conn` and `totals`.
 pub async fn read(opened: Opened, conn: &RefCell<Conn>, totals: &RefCell<Totals>) {
     let Opened {
-        mut stream,
+        stream,
         head,
         leftover,
     } = opened;
@@ -192,16 +192,20 @@ pub async fn read(opened: Opened, conn: &RefCell<Conn>, totals: &RefCell<Totals>
         result.is_ok()
     };
     if account(&mut body, &leftover) {
-        let mut buf = vec![0u8; READ_BUF];
         loop {
-            match stream.read(&mut buf).await {
-                Ok(0) => break,
-                Ok(n) => {
-                    if !account(&mut body, &buf[..n]) {
-                        break;
-                    }
-                }
-                Err(e) => {
+            let read = match stream.readable().await {
+                Ok(()) => READ_BUFFER.with_borrow_mut(|buf| match stream.try_read(buf) {
+                    Ok(0) => Err(None),
+                    Ok(n) => account(&mut body, &buf[..n]).then_some(()).ok_or(None),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+                    Err(e) => Err(Some(e)),
+                }),
+                Err(e) => Err(Some(e)),
+            };
+            match read {
+                Ok(()) => {}
+                Err(None) => break,
+                Err(Some(e)) => {
                     totals
                         .borrow_mut()
                         .note_error(format!("reading a stream: {e}"));
@@ -211,6 +215,12 @@ pub async fn read(opened: Opened, conn: &RefCell<Conn>, totals: &RefCell<Totals>
         }
     }
     conn.borrow_mut().state = State::Closed;
+}
+
+thread_local! {
+    /// One read buffer for all of a worker's connections: each read is accounted before
+    /// the next one starts, and one buffer stays in cache where ten thousand would not.
+    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUF]);
 }
 
 /// Body decoding: transfer framing, then SSE.

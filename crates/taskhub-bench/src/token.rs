@@ -30,7 +30,7 @@ impl fmt::Display for Token {
 impl Token {
     /// Finds the first token in `bytes`, if any.
     pub fn find(bytes: &[u8]) -> Option<Self> {
-        let start = bytes.iter().position(|&b| b == MARK)?;
+        let start = memchr::memchr(MARK, bytes)?;
         let mut rest = &bytes[start + 1..];
         let publisher = take_number(&mut rest)?;
         let seq = take_number(&mut rest)?;
@@ -45,7 +45,7 @@ impl Token {
 
 /// Parses `digits~` off the front of `rest`.
 fn take_number(rest: &mut &[u8]) -> Option<u64> {
-    let end = rest.iter().position(|&b| b == MARK)?;
+    let end = memchr::memchr(MARK, rest)?;
     if end == 0 || end > 20 {
         return None;
     }

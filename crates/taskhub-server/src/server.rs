@@ -89,7 +89,12 @@ impl Server {
         if verifier.is_none() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
             return Err(StartError::UnauthenticatedExposure(config.addr));
         }
-        let hub = Arc::new(Hub::new(config.client_buffer, config.max_clients));
+        let shutdown = CancellationToken::new();
+        let hub = Arc::new(Hub::start(
+            config.client_buffer,
+            config.max_clients,
+            shutdown.clone(),
+        ));
         let sink: CommitSink = {
             let hub = Arc::clone(&hub);
             Box::new(move |frame| hub.publish(frame))
@@ -138,7 +143,7 @@ impl Server {
             verifier,
             mercure,
             limits,
-            shutdown: CancellationToken::new(),
+            shutdown,
         };
         Ok(Self {
             listener,

@@ -28,7 +28,7 @@ use taskhub_store::Replay;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, Sleep};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::SlowClientPolicy;
@@ -104,9 +104,10 @@ pub(crate) struct Subscription {
     keepalive: Pin<Box<Sleep>>,
     /// Fires when the subscriber's credentials expire and the stream must end.
     expiry: Option<Pin<Box<Sleep>>>,
+    /// Looked at only between history pages: a live stream learns of shutdown from the
+    /// hub, which closes the ring (asking the token on every wake-up would take its lock
+    /// once per event per subscriber).
     shutdown: CancellationToken,
-    /// `shutdown.cancelled()`, created once for the same reason as `keepalive`.
-    stopping: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Events queued for this subscriber and not yet added to the shared metric: a plain
     /// field, so delivery costs no atomic write per event.
     delivered: u64,
@@ -150,7 +151,6 @@ impl Subscription {
             last_write: now,
             keepalive: Box::pin(tokio::time::sleep_until(now + settings.keepalive)),
             expiry,
-            stopping: Box::pin(shutdown.clone().cancelled_owned()),
             view,
             settings,
             events,
@@ -169,7 +169,9 @@ impl Subscription {
     /// The response body: chunks until the subscriber goes away, lags under the
     /// `disconnect` policy, or the server shuts down.
     pub(crate) fn into_body_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> {
-        futures_util::stream::unfold(self, |mut subscription| async move {
+        // Boxed: `unfold` moves its state in and out of the future for every chunk, and
+        // a pointer is cheaper to move than the whole subscription.
+        futures_util::stream::unfold(Box::new(self), |mut subscription| async move {
             let chunk = subscription.next_chunk().await?;
             Some((Ok(chunk), subscription))
         })
@@ -181,22 +183,14 @@ impl Subscription {
                 self.last_write = Instant::now();
                 return Some(chunk);
             }
-            if self.shutdown.is_cancelled() && self.phase != Phase::Ended {
-                // End at a frame boundary, after what the hub already holds for us.
-                if let Phase::Live { fresh } = self.phase {
-                    while let Ok(frame) = self.live.try_recv() {
-                        self.on_live(Ok(frame), fresh);
-                    }
-                }
-                self.phase = Phase::Ended;
-                continue;
-            }
             match self.phase {
+                Phase::CatchingUp if self.shutdown.is_cancelled() => self.phase = Phase::Ended,
                 Phase::CatchingUp => self.catch_up().await,
                 Phase::Live { fresh } => {
                     tokio::select! {
                         biased;
-                        () = self.stopping.as_mut() => {}
+                        // At shutdown the ring closes after what it holds for us: the
+                        // stream ends at a frame boundary.
                         received = self.live.recv() => self.on_live(received, fresh),
                         () = self.keepalive.as_mut() => {
                             let due = self.last_write + self.settings.keepalive;
