@@ -89,12 +89,7 @@ impl Server {
         if verifier.is_none() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
             return Err(StartError::UnauthenticatedExposure(config.addr));
         }
-        let shutdown = CancellationToken::new();
-        let hub = Arc::new(Hub::start(
-            config.client_buffer,
-            config.max_clients,
-            shutdown.clone(),
-        ));
+        let hub = Arc::new(Hub::new(config.client_buffer, config.max_clients));
         let sink: CommitSink = {
             let hub = Arc::clone(&hub);
             Box::new(move |frame| hub.publish(frame))
@@ -143,7 +138,7 @@ impl Server {
             verifier,
             mercure,
             limits,
-            shutdown,
+            shutdown: CancellationToken::new(),
         };
         Ok(Self {
             listener,
@@ -167,6 +162,7 @@ impl Server {
         let config = Arc::clone(&state.config);
         let stop = state.shutdown.clone();
         let (events, tasks) = (state.events.clone(), state.tasks.clone());
+        let hub = Arc::clone(&state.hub);
         if let Ok(addr) = listener.local_addr() {
             let scheme = if tls.is_some() { "https" } else { "http" };
             match &config.redis_url {
@@ -197,6 +193,7 @@ impl Server {
         // Then stops the accept loop and ends every stream at a frame boundary.
         events.settle().await;
         stop.cancel();
+        hub.close();
         if let Err(e) = serving.await {
             warn!(error = %e, "the accept loop panicked");
         }
