@@ -1,5 +1,6 @@
-//! The side-by-side run: every scenario, every server in turn, a fresh server for each
-//! measurement; the results, the machine and the versions in one document.
+//! The side-by-side run: every scenario, every server in turn (each server's steps back to
+//! back), a fresh server for each measurement; the results, the machine and the versions
+//! in one document.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -93,8 +94,10 @@ pub async fn run(config: &SuiteConfig) -> SuiteResult {
     for &name in &config.scenarios {
         let scenario = Scenario::build(name, config.size);
         let mut runs = Vec::new();
-        for step in &scenario.steps {
-            for &kind in &config.servers {
+        // A server's steps run back to back (its `stall` without, then with, stalled
+        // subscribers), so that the two halves of a comparison are minutes closer.
+        for &kind in &config.servers {
+            for step in &scenario.steps {
                 run_index = run_index % 250 + 1;
                 let mut line = ProgressLine::new(
                     format!("[{name}{}{} {kind}]", sep(step.label), step.label),

@@ -97,7 +97,13 @@ mod tests {
 
     fn frame(id: u64) -> Arc<EventFrame> {
         let event_type = EventType::parse("test.event").expect("a valid type");
-        Arc::new(EventFrame::new(EventId::new(id), event_type, None, false, "{}"))
+        Arc::new(EventFrame::new(
+            EventId::new(id),
+            event_type,
+            None,
+            false,
+            "{}",
+        ))
     }
 
     #[tokio::test]
@@ -112,6 +118,9 @@ mod tests {
         let ids: Vec<u64> = received.iter().flatten().map(|f| f.id().get()).collect();
         assert_eq!(ids, [1, 2]);
         assert!(matches!(behind.recv().await, Err(RecvError::Closed)));
-        assert!(matches!(hub.subscribe().recv().await, Err(RecvError::Closed)));
+        assert!(matches!(
+            hub.subscribe().recv().await,
+            Err(RecvError::Closed)
+        ));
     }
 }
