@@ -12,7 +12,7 @@
 //! wake-up (its mutex, taken that often by 10,000 streams, was 11 % of the profile).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use taskhub_core::EventFrame;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
@@ -24,9 +24,9 @@ type Ring = broadcast::Sender<Arc<EventFrame>>;
 #[derive(Debug)]
 pub(crate) struct Hub {
     /// Sender side of the live ring, `None` once closed. `send` never blocks; it only
-    /// fails when nobody listens, which is not an error. The lock is the commit sink's
-    /// alone but for a stream's start and the close: never contended per event.
-    live: Mutex<Option<Ring>>,
+    /// fails when nobody listens, which is not an error. Read-locked to push and to
+    /// subscribe, so neither waits for the other; write-locked once, to close.
+    live: RwLock<Option<Ring>>,
     /// One permit per open stream (`--max-clients`). A permit moves into the stream and
     /// is released when the stream is dropped, not when the response headers are sent.
     streams: Arc<Semaphore>,
@@ -43,7 +43,7 @@ impl Hub {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         Self {
-            live: Mutex::new(Some(live)),
+            live: RwLock::new(Some(live)),
             streams: Arc::new(Semaphore::new(max_clients)),
             next_client: AtomicU64::new(1),
             boot,
@@ -53,7 +53,8 @@ impl Hub {
     /// Called by the commit sink for each committed frame, in id order.
     pub(crate) fn publish(&self, frame: Arc<EventFrame>) {
         METRICS.events_published.inc();
-        if let Some(live) = &*self.ring() {
+        let ring = self.live.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(live) = &*ring {
             let _ = live.send(frame);
         }
     }
@@ -61,7 +62,8 @@ impl Hub {
     /// A receiver that sees every frame published from now on; already closed once the
     /// hub is.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<EventFrame>> {
-        match &*self.ring() {
+        let ring = self.live.read().unwrap_or_else(PoisonError::into_inner);
+        match &*ring {
             Some(live) => live.subscribe(),
             None => broadcast::channel(1).1,
         }
@@ -69,7 +71,8 @@ impl Hub {
 
     /// Closes the ring: every stream ends once it has what the ring holds for it.
     pub(crate) fn close(&self) {
-        drop(self.ring().take());
+        let mut ring = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        drop(ring.take());
     }
 
     /// A stream permit, or `None` at the connection limit.
@@ -80,11 +83,6 @@ impl Hub {
     pub(crate) fn new_client_id(&self) -> String {
         let n = self.next_client.fetch_add(1, Ordering::Relaxed);
         format!("{:x}-{n}", self.boot)
-    }
-
-    fn ring(&self) -> MutexGuard<'_, Option<Ring>> {
-        // The guarded code cannot panic halfway: a poisoned lock still holds a whole value.
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
