@@ -195,17 +195,18 @@ pub async fn read(opened: Opened, conn: &RefCell<Conn>, totals: &RefCell<Totals>
         loop {
             let read = match stream.readable().await {
                 Ok(()) => READ_BUFFER.with_borrow_mut(|buf| match stream.try_read(buf) {
-                    Ok(0) => Err(None),
-                    Ok(n) => account(&mut body, &buf[..n]).then_some(()).ok_or(None),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
-                    Err(e) => Err(Some(e)),
+                    Ok(0) => Read::End,
+                    Ok(n) if account(&mut body, &buf[..n]) => Read::More,
+                    Ok(_) => Read::End,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::More,
+                    Err(e) => Read::Failed(e),
                 }),
-                Err(e) => Err(Some(e)),
+                Err(e) => Read::Failed(e),
             };
             match read {
-                Ok(()) => {}
-                Err(None) => break,
-                Err(Some(e)) => {
+                Read::More => {}
+                Read::End => break,
+                Read::Failed(e) => {
                     totals
                         .borrow_mut()
                         .note_error(format!("reading a stream: {e}"));
@@ -215,6 +216,15 @@ pub async fn read(opened: Opened, conn: &RefCell<Conn>, totals: &RefCell<Totals>
         }
     }
     conn.borrow_mut().state = State::Closed;
+}
+
+/// What one read of a stream came to.
+enum Read {
+    /// Accounted (or nothing was ready after all): read on.
+    More,
+    /// The server closed the stream, or its bytes did not parse (already noted).
+    End,
+    Failed(std::io::Error),
 }
 
 thread_local! {
