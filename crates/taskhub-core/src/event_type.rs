@@ -23,6 +23,8 @@ pub enum ParseEventTypeError {
 impl EventType {
     /// The longest event type accepted, in characters (all ASCII, so also bytes).
     pub const MAX_LEN: usize = 64;
+    /// The alphabet and length as a regular expression, for the OpenAPI document.
+    pub const PATTERN: &str = "^[A-Za-z0-9_.:-]{1,64}$";
 
     /// Parses an event type.
     pub fn parse(value: &str) -> Result<Self, ParseEventTypeError> {
@@ -97,6 +99,29 @@ impl AsRef<str> for EventType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_pattern_is_the_parser() {
+        let pattern = regex::Regex::new(EventType::PATTERN).expect("a valid pattern");
+        let long = "a".repeat(EventType::MAX_LEN);
+        let too_long = "a".repeat(EventType::MAX_LEN + 1);
+        for value in [
+            "task_updated",
+            "deploy.done:v1-2",
+            "",
+            "a b",
+            "é",
+            "a\n",
+            &long,
+            &too_long,
+        ] {
+            assert_eq!(
+                pattern.is_match(value),
+                EventType::parse(value).is_ok(),
+                "{value:?}"
+            );
+        }
+    }
 
     #[test]
     fn accepts_the_documented_alphabet() {

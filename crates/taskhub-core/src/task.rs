@@ -64,6 +64,8 @@ pub enum ParseTaskStatusError {
 
 impl TaskStatus {
     pub const MAX_LEN: usize = 64;
+    /// The alphabet and length above as a regular expression, for the OpenAPI document.
+    pub const PATTERN: &str = "^[a-z0-9_-]{1,64}$";
 
     pub fn parse(value: &str) -> Result<Self, ParseTaskStatusError> {
         if let Some(found) = value
@@ -89,6 +91,21 @@ impl Default for TaskStatus {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for TaskStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(Self::PATTERN))
+            .examples(["todo"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for TaskStatus {}
+
 /// A task as the API returns it and as task events carry it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -97,10 +114,17 @@ pub struct Task {
     pub id: TaskId,
     pub title: String,
     pub description: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[a-z0-9_-]{1,64}$", example = "todo"))]
+    #[cfg_attr(feature = "openapi", schema(inline))]
     pub status: TaskStatus,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl Task {
+    /// Longest title, in characters (surrounding spaces are trimmed first).
+    pub const MAX_TITLE_CHARS: usize = 500;
+    /// Longest description, in characters.
+    pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 }
 
 #[cfg(test)]
@@ -115,6 +139,27 @@ mod tests {
         assert!(TaskStatus::parse("Done").is_err());
         assert!(TaskStatus::parse("a b").is_err());
         assert!(TaskStatus::parse(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn the_documented_pattern_is_the_parser() {
+        let pattern = regex::Regex::new(TaskStatus::PATTERN).expect("a valid pattern");
+        for value in [
+            "todo",
+            "in_progress",
+            "",
+            "Done",
+            "a b",
+            "é",
+            &"a".repeat(64),
+            &"a".repeat(65),
+        ] {
+            assert_eq!(
+                pattern.is_match(value),
+                TaskStatus::parse(value).is_ok(),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]

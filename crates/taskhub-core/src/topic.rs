@@ -20,6 +20,9 @@ pub enum ParseTopicError {
 impl Topic {
     /// The longest topic accepted, in characters.
     pub const MAX_CHARS: usize = 256;
+    /// No control character (Unicode's Cc: C0, DEL and C1), as a regular expression for
+    /// the OpenAPI document; the length is [`Self::MAX_CHARS`].
+    pub const PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$";
 
     /// Parses a topic.
     pub fn parse(value: &str) -> Result<Self, ParseTopicError> {
@@ -67,6 +70,17 @@ impl AsRef<str> for Topic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_pattern_is_the_alphabet() {
+        let pattern = regex::Regex::new(Topic::PATTERN).expect("a valid pattern");
+        for value in [
+            "tasks/42", "é/ü", "a b", "", "a\nb", "\u{7f}", "\u{85}", "\u{a0}",
+        ] {
+            let alphabet_ok = !value.is_empty() && check_topic_chars(value).is_ok();
+            assert_eq!(pattern.is_match(value), alphabet_ok, "{value:?}");
+        }
+    }
 
     #[test]
     fn accepts_paths_and_unicode() {

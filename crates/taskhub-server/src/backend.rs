@@ -8,6 +8,7 @@
 //! | single node (default) | SQLite (`taskhub-store`) | the same SQLite file |
 //! | cluster (`--redis-url`, `postgres://` database) | a Redis Stream | PostgreSQL |
 
+pub use taskhub_cluster::{ParseStoreUrlError, RedisUrl, StoreUrl};
 use taskhub_cluster::{PgTasks, RedisLog};
 use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventId, Task, TaskId, TaskStatus};

@@ -1,21 +1,22 @@
 //! The client's address, for rate limits: the socket's peer, unless that peer is a
 //! proxy listed in `--trusted-proxies`, whose `X-Forwarded-For` is then believed.
 
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use ipnet::IpNet;
 
-use crate::http::{ApiError, AppState};
-
-/// The proxies whose `X-Forwarded-For` header may be believed.
+/// The proxies whose `X-Forwarded-For` header may be believed. Shared, since every
+/// rate-limited request takes a copy.
 #[derive(Clone, Debug, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies(Arc<[IpNet]>);
 
 impl TrustedProxies {
     pub fn new(networks: Vec<IpNet>) -> Self {
-        Self(networks)
+        Self(networks.into())
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
@@ -54,10 +55,14 @@ impl TrustedProxies {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ClientAddr(pub(crate) IpAddr);
 
-impl FromRequestParts<AppState> for ClientAddr {
-    type Rejection = ApiError;
+impl<S> FromRequestParts<S> for ClientAddr
+where
+    TrustedProxies: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -68,7 +73,9 @@ impl FromRequestParts<AppState> for ClientAddr {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        Ok(Self(state.config.trusted_proxies.client(peer, &forwarded)))
+        Ok(Self(
+            TrustedProxies::from_ref(state).client(peer, &forwarded),
+        ))
     }
 }
 

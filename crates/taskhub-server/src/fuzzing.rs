@@ -6,13 +6,14 @@ use std::sync::LazyLock;
 use serde_json::Value;
 use taskhub_store::NewEvent;
 
+use crate::api::{events, tasks};
 use crate::auth::{JwtConfig, Verifier};
-use crate::http::{events, tasks};
+use crate::config::defaults::MAX_EVENT_BYTES;
 
 /// `POST /events`: the events a body would publish, if it is accepted.
 pub fn publish_body(body: &[u8]) -> Option<Vec<NewEvent>> {
     let value: Value = serde_json::from_slice(body).ok()?;
-    events::parse_publish_body(&value, 65_536)
+    events::parse_publish_body(&value, MAX_EVENT_BYTES)
         .ok()
         .map(|(events, _)| events)
 }
@@ -49,6 +50,6 @@ pub fn jwt(token: &str) -> bool {
 pub fn mercure_publish(body: &[u8]) -> Option<NewEvent> {
     crate::mercure::publish::Update::parse(body)
         .ok()?
-        .into_event(65_536)
+        .into_event(MAX_EVENT_BYTES)
         .ok()
 }

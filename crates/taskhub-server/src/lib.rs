@@ -1,43 +1,54 @@
 //! TaskHub's server: the HTTP API, the fan-out of committed events to SSE subscribers,
 //! and the server's lifecycle.
 //!
-//! # Layout
-//! - [`Config`]: every setting, with the contract's defaults.
-//! - [`Server`]: binds, runs until a shutdown signal, drains within the grace period.
-//! - `connections`: the accept loop and the per-connection HTTP limits.
-//! - `hub`: the live tail of the event log that every subscriber reads, and the
-//!   connection limit.
-//! - `subscription`: one subscriber's stream: replay from the store, then live, with
-//!   keepalives and the slow-client policy.
-//! - `http`: routes, request parsing at the edge, and errors as problem+json.
-//! - `mercure`: the Mercure hub at `/.well-known/mercure`, on the same log and hub.
+//! # Layout, from the ground floor up
+//! - `config`, `limits`: every setting with its default and range, and the API's fixed
+//!   limits; `error`: [`ApiError`](error), the one error of the edge, as problem+json;
+//!   `metrics`: the process's counters.
+//! - `backend`: the engines behind the event log and the tasks, chosen at start-up;
+//!   `hub`: the live tail every subscriber reads; `subscription`: one subscriber's stream.
+//! - Extractors, each taking only its part of the state: `auth` (TaskHub's credentials),
+//!   `client_addr` and `rate_limit`, `mercure::caller` (Mercure's credentials),
+//!   `edge::body`.
+//! - `state`: what handlers share, and the parts it hands to extractors.
+//! - Handlers: `api` (TaskHub's own endpoints) and `mercure` (the Mercure hub), with the
+//!   helpers both share in `edge`; `router` wires them and `openapi` describes them.
+//! - `server`, `connections`, `tls`, `shutdown`: binding, the accept loop, draining.
 //!
-//! See `ARCHITECTURE.md` at the repository root for the path of one event.
+//! Nothing imports upwards: no file imports one that imports it back. See
+//! `ARCHITECTURE.md` at the repository root for the path of one event.
 
+mod api;
 mod auth;
 mod backend;
 mod client_addr;
 mod config;
 mod connections;
+mod edge;
+mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-mod http;
 mod hub;
+mod limits;
 mod mercure;
 mod metrics;
+mod openapi;
 mod rate_limit;
 mod request_id;
+mod router;
 mod server;
 mod shutdown;
+mod state;
 mod subscription;
 mod tls;
 
 pub use auth::{JwtConfig, JwtConfigError};
+pub use backend::{ParseStoreUrlError, RedisUrl, StoreUrl};
 pub use client_addr::TrustedProxies;
-pub use config::{Config, SlowClientPolicy};
-pub use http::{BadOrigin, CorsOrigins};
+pub use config::{Config, ConfigError, defaults};
+pub use edge::cors::{BadOrigin, CorsOrigins};
 pub use mercure::{MercureConfig, MercureConfigError, MercureKey};
 pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;
-pub use taskhub_cluster::{ParseStoreUrlError, RedisUrl, StoreUrl};
+pub use subscription::SlowClientPolicy;
 pub use tls::{TlsError, TlsFiles};

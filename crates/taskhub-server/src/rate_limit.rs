@@ -1,21 +1,27 @@
-//! Per-address rate limits: `--connect-rate` on `/events/stream` and `--publish-rate` on
-//! writes. A token bucket per client address: it refills at the rate and holds up to one
-//! period's worth, so a client may burst that much and then keeps to the rate.
+//! Per-address rate limits: `--connect-rate` on stream connects and `--publish-rate` on
+//! writes. A token bucket per client: it refills at the rate and holds up to one period's
+//! worth, so a client may burst that much and then keeps to the rate.
+//!
+//! A client is an IPv4 address or an IPv6 /64 (one subscriber's allocation, so rotating
+//! addresses inside it buys nothing). A bucket that has refilled to capacity is the same
+//! as no bucket, so full ones are swept out; a sweep runs only when the table has doubled
+//! since the last one, which keeps its cost per request constant however many clients are
+//! refilling at once.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use tokio::time::Instant;
 
-use crate::client_addr::ClientAddr;
-use crate::http::{ApiError, AppState};
+use crate::client_addr::{ClientAddr, TrustedProxies};
+use crate::error::ApiError;
 
-/// Buckets kept before full ones (which equal no bucket) are swept out.
-const SWEEP_AT: usize = 10_000;
+/// Buckets the table holds before its first sweep.
+const FIRST_SWEEP_AT: usize = 10_000;
 
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
@@ -23,9 +29,36 @@ pub(crate) struct RateLimiter {
     per_second: f64,
     /// Most tokens a bucket holds.
     capacity: f64,
-    /// Buckets by address. A std mutex: held for one lookup and update, never across an
-    /// await, so contention is a few nanoseconds per request.
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    /// A std mutex: held for one lookup and update (and, rarely, a sweep), never across
+    /// an await.
+    table: Mutex<Table>,
+}
+
+#[derive(Debug)]
+struct Table {
+    buckets: HashMap<ClientKey, Bucket>,
+    /// The size at which the next new client triggers a sweep.
+    sweep_at: usize,
+}
+
+/// Who a bucket belongs to: an IPv4 address, or the /64 network of an IPv6 one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ClientKey {
+    V4([u8; 4]),
+    V6Network([u8; 8]),
+}
+
+impl From<IpAddr> for ClientKey {
+    fn from(addr: IpAddr) -> Self {
+        match addr.to_canonical() {
+            IpAddr::V4(v4) => Self::V4(v4.octets()),
+            IpAddr::V6(v6) => {
+                let mut network = [0; 8];
+                network.copy_from_slice(&v6.octets()[..8]);
+                Self::V6Network(network)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +73,10 @@ impl RateLimiter {
         Self {
             per_second: f64::from(amount) / period.as_secs_f64(),
             capacity: f64::from(amount),
-            buckets: Mutex::new(HashMap::new()),
+            table: Mutex::new(Table {
+                buckets: HashMap::new(),
+                sweep_at: FIRST_SWEEP_AT,
+            }),
         }
     }
 
@@ -50,14 +86,15 @@ impl RateLimiter {
             return Ok(());
         }
         let now = Instant::now();
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return Ok(());
-        };
-        if buckets.len() >= SWEEP_AT {
-            let (per_second, capacity) = (self.per_second, self.capacity);
-            buckets.retain(|_, b| b.refilled(now, per_second, capacity) < capacity);
+        // A panic while the lock was held (there is no code that can panic there) would
+        // leave at worst one bucket's two numbers half-updated: keep limiting with them
+        // rather than let every client through, or refuse every client.
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = ClientKey::from(addr);
+        if !table.buckets.contains_key(&key) && table.buckets.len() >= table.sweep_at {
+            self.sweep(&mut table, now);
         }
-        let bucket = buckets.entry(addr).or_insert(Bucket {
+        let bucket = table.buckets.entry(key).or_insert(Bucket {
             tokens: self.capacity,
             refreshed: now,
         });
@@ -72,12 +109,40 @@ impl RateLimiter {
             ))
         }
     }
+
+    /// Drops the buckets that have refilled, and puts the next sweep off until the table
+    /// has doubled: sweeping a table of still-refilling clients on every new client would
+    /// cost a full scan per request.
+    fn sweep(&self, table: &mut Table, now: Instant) {
+        let (per_second, capacity) = (self.per_second, self.capacity);
+        table
+            .buckets
+            .retain(|_, bucket| bucket.refilled(now, per_second, capacity) < capacity);
+        table.sweep_at = (table.buckets.len() * 2).max(FIRST_SWEEP_AT);
+    }
 }
 
 impl Bucket {
     fn refilled(&self, now: Instant, per_second: f64, capacity: f64) -> f64 {
         let elapsed = now.duration_since(self.refreshed).as_secs_f64();
         (self.tokens + elapsed * per_second).min(capacity)
+    }
+}
+
+/// The two limiters every request may meet.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    pub(crate) connects: RateLimiter,
+    pub(crate) writes: RateLimiter,
+}
+
+impl Limits {
+    /// `connects` per minute and `writes` per second, per client; 0 turns one off.
+    pub(crate) fn new(connects: u32, writes: u32) -> Self {
+        Self {
+            connects: RateLimiter::new(connects, Duration::from_secs(60)),
+            writes: RateLimiter::new(writes, Duration::from_secs(1)),
+        }
     }
 }
 
@@ -90,13 +155,18 @@ pub(crate) struct ConnectAllowed;
 #[derive(Debug)]
 pub(crate) struct WriteAllowed;
 
-impl FromRequestParts<AppState> for ConnectAllowed {
+impl<S> FromRequestParts<S> for ConnectAllowed
+where
+    Arc<Limits>: FromRef<S>,
+    TrustedProxies: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let ClientAddr(addr) = ClientAddr::from_request_parts(parts, state).await?;
-        state
-            .limits
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
+        let limits = Arc::<Limits>::from_ref(state);
+        limits
             .connects
             .check(addr)
             .map_err(|wait| ApiError::RateLimited {
@@ -107,13 +177,18 @@ impl FromRequestParts<AppState> for ConnectAllowed {
     }
 }
 
-impl FromRequestParts<AppState> for WriteAllowed {
+impl<S> FromRequestParts<S> for WriteAllowed
+where
+    Arc<Limits>: FromRef<S>,
+    TrustedProxies: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let ClientAddr(addr) = ClientAddr::from_request_parts(parts, state).await?;
-        state
-            .limits
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
+        let limits = Arc::<Limits>::from_ref(state);
+        limits
             .writes
             .check(addr)
             .map_err(|wait| ApiError::RateLimited {
@@ -124,15 +199,10 @@ impl FromRequestParts<AppState> for WriteAllowed {
     }
 }
 
-/// The two limiters every request may meet.
-#[derive(Debug)]
-pub(crate) struct Limits {
-    pub(crate) connects: RateLimiter,
-    pub(crate) writes: RateLimiter,
-}
-
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
 
     #[tokio::test(start_paused = true)]
@@ -168,5 +238,71 @@ mod tests {
         for _ in 0..1000 {
             assert!(limiter.check([192, 0, 2, 1].into()).is_ok());
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_ipv6_client_is_its_slash_64() {
+        let limiter = RateLimiter::new(2, Duration::from_secs(1));
+        let address = |text: &str| text.parse::<IpAddr>().expect("an address");
+        assert!(limiter.check(address("2001:db8:1:2::1")).is_ok());
+        assert!(limiter.check(address("2001:db8:1:2:ffff::9")).is_ok());
+        assert!(
+            limiter.check(address("2001:db8:1:2:abcd::7")).is_err(),
+            "another address of the same /64 shares the bucket"
+        );
+        assert!(
+            limiter.check(address("2001:db8:1:3::1")).is_ok(),
+            "the next /64 is another client"
+        );
+        assert!(limiter.check(address("::ffff:192.0.2.1")).is_ok());
+        assert!(limiter.check(address("192.0.2.1")).is_ok());
+        assert!(
+            limiter.check(address("192.0.2.1")).is_err(),
+            "an IPv4-mapped address is its IPv4 address"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sweeps_only_when_the_table_has_doubled() {
+        let limiter = RateLimiter::new(1, Duration::from_secs(60));
+        let client = |n: u32| IpAddr::from(Ipv4Addr::from(0x0a00_0000 + n));
+        // Every client has spent its token, so none refills for a minute.
+        for n in 0..=FIRST_SWEEP_AT as u32 {
+            assert!(limiter.check(client(n)).is_ok());
+        }
+        let sweep_at = |limiter: &RateLimiter| limiter.table.lock().expect("unpoisoned").sweep_at;
+        assert_eq!(
+            sweep_at(&limiter),
+            2 * FIRST_SWEEP_AT,
+            "one sweep found nothing to drop and put the next off"
+        );
+        assert!(limiter.check(client(0)).is_err(), "still limited");
+        // A minute later every bucket is full again: the next sweep drops them all.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        for n in 0..FIRST_SWEEP_AT as u32 {
+            assert!(limiter.check(client(100_000 + n)).is_ok());
+        }
+        assert_eq!(
+            limiter.table.lock().expect("unpoisoned").buckets.len(),
+            FIRST_SWEEP_AT,
+            "the first 10,001 clients' buckets were dropped, the new ones kept"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poisoned_table_still_limits() {
+        let limiter = RateLimiter::new(1, Duration::from_secs(60));
+        let client: IpAddr = [192, 0, 2, 1].into();
+        assert!(limiter.check(client).is_ok());
+        let poisoned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _held = limiter.table.lock();
+            panic!("a panic while the table is locked");
+        }));
+        assert!(poisoned.is_err() && limiter.table.is_poisoned());
+        assert!(limiter.check(client).is_err(), "not let through");
+        assert!(
+            limiter.check([192, 0, 2, 2].into()).is_ok(),
+            "not refused either"
+        );
     }
 }

@@ -10,9 +10,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use taskhub_cluster::{ClusterError, PgTasks, RedisLog, StoreUrl};
+use taskhub_cluster::{ClusterError, PgTasks, RedisLog};
 use taskhub_store::{CommitSink, Store, StoreError, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -20,17 +19,22 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::backend::{EventLog, TaskStore};
+use crate::auth::{JwtConfigError, TaskhubTokens};
+use crate::backend::{EventLog, StoreUrl, TaskStore};
+use crate::config::{Config, ConfigError};
 use crate::connections::{self, ConnectionLimits};
-use crate::http::{self, AppState};
 use crate::hub::Hub;
-use crate::rate_limit::{Limits, RateLimiter};
+use crate::mercure::MercureConfigError;
+use crate::rate_limit::Limits;
+use crate::router::router;
+use crate::state::AppState;
 use crate::tls::{self, TlsError};
-use crate::{Config, JwtConfigError, MercureConfigError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("invalid setting: {0}")]
+    Config(#[from] ConfigError),
     #[error(
         "refusing to listen on {0} with authentication off: anyone who can reach it could \
          publish and read events. Listen on a loopback address, or pass \
@@ -79,14 +83,19 @@ const STORE_READERS: usize = 4;
 
 impl Server {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
-        let verifier = config.jwt.verifier()?;
+        config.validate()?;
+        let tokens = TaskhubTokens::new(config.jwt.verifier()?);
         let mercure = config
             .mercure
             .as_ref()
-            .map(|mercure| mercure.build().map(Arc::new))
+            .map(|mercure| {
+                mercure
+                    .build(&config.cors_origins, config.tls.is_some())
+                    .map(Arc::new)
+            })
             .transpose()?;
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
-        if verifier.is_none() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
+        if !tokens.required() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
             return Err(StartError::UnauthenticatedExposure(config.addr));
         }
         let hub = Arc::new(Hub::new(config.client_buffer, config.max_clients));
@@ -126,16 +135,13 @@ impl Server {
                 addr: config.addr,
                 source,
             })?;
-        let limits = Arc::new(Limits {
-            connects: RateLimiter::new(config.connect_rate, Duration::from_secs(60)),
-            writes: RateLimiter::new(config.publish_rate, Duration::from_secs(1)),
-        });
+        let limits = Arc::new(Limits::new(config.connect_rate, config.publish_rate));
         let state = AppState {
             config: Arc::new(config),
             events,
             tasks,
             hub,
-            verifier,
+            tokens,
             mercure,
             limits,
             shutdown: CancellationToken::new(),
@@ -172,7 +178,7 @@ impl Server {
                 }
             }
         }
-        if state.verifier.is_none() {
+        if !state.tokens.required() {
             warn!("authentication is off (no --jwt-secret): every local client is trusted");
         }
         let limits = ConnectionLimits {
@@ -182,7 +188,7 @@ impl Server {
         };
         let serving = tokio::spawn(connections::serve(
             listener,
-            http::router(state),
+            router(state),
             limits,
             tls.map(TlsAcceptor::from),
             stop.clone(),

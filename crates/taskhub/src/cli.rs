@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, ListenOptions, PublishOptions};
 use taskhub_server::{
     Config, CorsOrigins, JwtConfig, MercureConfig, MercureKey, RedisUrl, Server, SlowClientPolicy,
-    StoreUrl, TlsFiles, TrustedProxies, shutdown_signal,
+    StoreUrl, TlsFiles, TrustedProxies, defaults, shutdown_signal,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -101,15 +101,11 @@ struct PublishArgs {
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "TASKHUB_ADDR", default_value = "127.0.0.1:8000")]
+    #[arg(long, env = "TASKHUB_ADDR", default_value_t = defaults::ADDR)]
     addr: SocketAddr,
     /// Where tasks (and events, on one node) are stored: `sqlite://FILE`, or `postgres://…`
     /// in cluster mode (with --redis-url).
-    #[arg(
-        long,
-        env = "TASKHUB_DATABASE_URL",
-        default_value = "sqlite://taskhub.db"
-    )]
+    #[arg(long, env = "TASKHUB_DATABASE_URL", default_value_t = StoreUrl::default())]
     database_url: StoreUrl,
     /// Cluster mode: the Redis (`redis://host:port/db`) whose stream carries the events,
     /// ids and history that every node shares [default: none, single node]
@@ -161,54 +157,54 @@ struct ServeArgs {
     #[arg(long, env = "TASKHUB_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
     /// Stream connects per minute per client address (0: no limit).
-    #[arg(long, env = "TASKHUB_CONNECT_RATE", default_value_t = 60)]
+    #[arg(long, env = "TASKHUB_CONNECT_RATE", default_value_t = defaults::CONNECT_RATE)]
     connect_rate: u32,
     /// Writes (publishes, task changes) per second per client address (0: no limit).
-    #[arg(long, env = "TASKHUB_PUBLISH_RATE", default_value_t = 1000)]
+    #[arg(long, env = "TASKHUB_PUBLISH_RATE", default_value_t = defaults::PUBLISH_RATE)]
     publish_rate: u32,
     /// Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client.
     #[arg(long, env = "TASKHUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
     trusted_proxies: Vec<IpNet>,
     /// Most open event streams; more get 503 with Retry-After.
-    #[arg(long, env = "TASKHUB_MAX_CLIENTS", default_value_t = 10_000)]
+    #[arg(long, env = "TASKHUB_MAX_CLIENTS", default_value_t = defaults::MAX_CLIENTS)]
     max_clients: usize,
     /// Seconds of silence after which a stream gets a `: keepalive` comment.
-    #[arg(long, env = "TASKHUB_KEEPALIVE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TASKHUB_KEEPALIVE_SECS", default_value_t = defaults::KEEPALIVE.as_secs())]
     keepalive_secs: u64,
     /// Reconnection delay advised to clients (the `retry:` field), in milliseconds.
-    #[arg(long, env = "TASKHUB_RETRY_MS", default_value_t = 3000)]
+    #[arg(long, env = "TASKHUB_RETRY_MS", default_value_t = millis(defaults::RETRY))]
     retry_ms: u64,
     /// Undelivered events a subscriber may fall behind before the slow-client policy applies.
-    #[arg(long, env = "TASKHUB_CLIENT_BUFFER", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    client_buffer: u64,
+    #[arg(long, env = "TASKHUB_CLIENT_BUFFER", default_value_t = defaults::CLIENT_BUFFER)]
+    client_buffer: usize,
     /// What happens to a subscriber whose buffer is full.
-    #[arg(long, env = "TASKHUB_SLOW_CLIENT_POLICY", value_enum, default_value_t = Policy::Disconnect)]
-    slow_client_policy: Policy,
+    #[arg(long, env = "TASKHUB_SLOW_CLIENT_POLICY", value_enum, default_value_t = SlowClientPolicy::default())]
+    slow_client_policy: SlowClientPolicy,
     /// Newest events kept for replay with Last-Event-ID.
-    #[arg(long, env = "TASKHUB_HISTORY_SIZE", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TASKHUB_HISTORY_SIZE", default_value_t = defaults::HISTORY_SIZE)]
     history_size: u64,
     /// Largest request body, in bytes.
-    #[arg(long, env = "TASKHUB_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    #[arg(long, env = "TASKHUB_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     max_body_bytes: usize,
     /// Largest `data` of one event, in bytes of JSON.
-    #[arg(long, env = "TASKHUB_MAX_EVENT_BYTES", default_value_t = 65_536)]
+    #[arg(long, env = "TASKHUB_MAX_EVENT_BYTES", default_value_t = defaults::MAX_EVENT_BYTES)]
     max_event_bytes: usize,
     /// Seconds to wait for streams and requests to finish on SIGTERM/SIGINT.
-    #[arg(long, env = "TASKHUB_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    #[arg(long, env = "TASKHUB_SHUTDOWN_GRACE_SECS", default_value_t = defaults::SHUTDOWN_GRACE.as_secs())]
     shutdown_grace_secs: u64,
     /// Seconds a client has to send a request's body.
-    #[arg(long, env = "TASKHUB_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TASKHUB_BODY_TIMEOUT_SECS", default_value_t = defaults::BODY_TIMEOUT.as_secs())]
     body_timeout_secs: u64,
     /// Seconds a client has to send a request's headers (slow clients are cut off).
-    #[arg(long, env = "TASKHUB_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TASKHUB_HEADER_TIMEOUT_SECS", default_value_t = defaults::HEADER_READ_TIMEOUT.as_secs())]
     header_timeout_secs: u64,
     /// Seconds a client may leave response bytes unread (its socket full) before its
     /// connection is closed; it resumes with Last-Event-ID.
-    #[arg(long, env = "TASKHUB_WRITE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "TASKHUB_WRITE_TIMEOUT_SECS", default_value_t = defaults::WRITE_TIMEOUT.as_secs())]
     write_timeout_secs: u64,
-    /// Largest request head (request line and headers), in bytes; at least 8192.
-    #[arg(long, env = "TASKHUB_MAX_HEADER_BYTES", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(8192..=1_048_576))]
-    max_header_bytes: u64,
+    /// Largest request head (request line and headers), in bytes.
+    #[arg(long, env = "TASKHUB_MAX_HEADER_BYTES", default_value_t = defaults::MAX_HEADER_BYTES)]
+    max_header_bytes: usize,
     /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
     #[arg(long, env = "TASKHUB_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -218,12 +214,6 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "TASKHUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Policy {
-    Disconnect,
-    DropOldest,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -271,11 +261,8 @@ impl ServeArgs {
             max_clients: self.max_clients,
             keepalive: Duration::from_secs(self.keepalive_secs),
             retry: Duration::from_millis(self.retry_ms),
-            client_buffer: usize::try_from(self.client_buffer)?,
-            slow_client_policy: match self.slow_client_policy {
-                Policy::Disconnect => SlowClientPolicy::Disconnect,
-                Policy::DropOldest => SlowClientPolicy::DropOldest,
-            },
+            client_buffer: self.client_buffer,
+            slow_client_policy: self.slow_client_policy,
             history_size: self.history_size,
             max_body_bytes: self.max_body_bytes,
             max_event_bytes: self.max_event_bytes,
@@ -283,7 +270,7 @@ impl ServeArgs {
             body_timeout: Duration::from_secs(self.body_timeout_secs),
             header_read_timeout: Duration::from_secs(self.header_timeout_secs),
             write_timeout: Duration::from_secs(self.write_timeout_secs),
-            max_header_bytes: usize::try_from(self.max_header_bytes)?,
+            max_header_bytes: self.max_header_bytes,
             tls: self
                 .tls_cert
                 .zip(self.tls_key)
@@ -380,6 +367,11 @@ impl TokenArgs {
         );
         Ok(())
     }
+}
+
+/// A duration in whole milliseconds, as `--retry-ms` takes it.
+const fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
 }
 
 /// An IP network (`10.0.0.0/8`) or a single address.

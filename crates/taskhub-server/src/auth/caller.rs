@@ -1,34 +1,53 @@
-//! The caller of one request, once authenticated, and the checks made against it.
+//! The caller of one request to TaskHub's own API, once authenticated (the
+//! [`TaskhubCaller`] extractor), and the checks made against it.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use taskhub_core::{EventFrame, Filter, Selector, TaskId, Topic};
 
+use super::jwt::Verifier;
 use super::token;
-use crate::http::{ApiError, AppState};
+use crate::error::ApiError;
 
-/// What a valid token grants.
+/// How TaskHub's tokens are checked: `None` when no key is configured (authentication
+/// off). The one place a request's credentials become a [`TaskhubCaller`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TaskhubTokens(Option<Arc<Verifier>>);
+
+impl TaskhubTokens {
+    pub(crate) fn new(verifier: Option<Verifier>) -> Self {
+        Self(verifier.map(Arc::new))
+    }
+
+    /// Whether requests need a token.
+    pub(crate) fn required(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// What a valid TaskHub token grants (its `taskhub` claim).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Grants {
+pub(crate) struct TaskhubGrants {
     pub(crate) subscribe: Vec<Selector>,
     pub(crate) publish: Vec<Selector>,
     /// When the token stops being valid.
     pub(crate) expires_at: Option<SystemTime>,
 }
 
-/// Who made a request.
+/// Who made a request to TaskHub's own API.
 #[derive(Clone, Debug)]
-pub(crate) enum Caller {
+pub(crate) enum TaskhubCaller {
     /// Authentication is off: the server listens on loopback and trusts its callers with
     /// everything but private events, which need credentials to be addressed to.
     Trusted,
     /// A valid token.
-    Token(Grants),
+    Token(TaskhubGrants),
 }
 
-impl Caller {
+impl TaskhubCaller {
     /// May publish an event on this topic (an event without a topic needs `*`).
     pub(crate) fn check_publish(&self, topic: Option<&Topic>) -> Result<(), ApiError> {
         let Self::Token(grants) = self else {
@@ -87,11 +106,15 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl<S> FromRequestParts<S> for TaskhubCaller
+where
+    TaskhubTokens: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(verifier) = &state.verifier else {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let TaskhubTokens(Some(verifier)) = TaskhubTokens::from_ref(state) else {
             return Ok(Self::Trusted);
         };
         let token = token::find(parts).ok_or(ApiError::Unauthorized(

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use taskhub_core::Selector;
 
-use super::caller::Grants;
+use super::caller::TaskhubGrants;
 
 /// How tokens are checked, from `--jwt-secret`, `--jwt-public-key` and `--jwt-algorithms`.
 #[derive(Clone, Debug, Default)]
@@ -52,9 +52,9 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-/// The claims TaskHub reads; others are ignored.
+/// The claims of a TaskHub token that TaskHub reads; others are ignored.
 #[derive(Deserialize)]
-struct Claims {
+struct TaskhubClaims {
     exp: u64,
     #[serde(default)]
     taskhub: TaskhubClaim,
@@ -172,15 +172,15 @@ impl Verifier {
     }
 
     /// What a TaskHub token grants.
-    pub(crate) fn verify(&self, token: String) -> Result<Grants, TokenError> {
-        let claims: Claims = self.decode(&token)?;
+    pub(crate) fn verify(&self, token: String) -> Result<TaskhubGrants, TokenError> {
+        let claims: TaskhubClaims = self.decode(&token)?;
         let selectors = |items: Vec<String>| {
             items
                 .into_iter()
                 .map(|item| Selector::topic(&item).map_err(|_| TokenError::BadSelector(item)))
                 .collect::<Result<Vec<_>, _>>()
         };
-        Ok(Grants {
+        Ok(TaskhubGrants {
             subscribe: selectors(claims.taskhub.subscribe)?,
             publish: selectors(claims.taskhub.publish)?,
             expires_at: UNIX_EPOCH.checked_add(Duration::from_secs(claims.exp)),

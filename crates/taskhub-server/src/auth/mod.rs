@@ -8,11 +8,18 @@
 //! - `publish`: the topics it may publish to (`tasks/{id}` for task writes).
 //!
 //! Any valid token may subscribe to public events and read tasks.
+//!
+//! - `token`: where a token travels (header, cookie, query); shared with Mercure's
+//!   credentials, which look in other places.
+//! - `jwt`: the settings and the [`Verifier`] (signature, `exp`, `nbf`), also used by
+//!   the Mercure hub's keys. A new way to obtain keys (JWKS) or to authenticate (a hook
+//!   to the application) plugs in here, behind `TaskhubTokens` and `Verifier`.
+//! - `caller`: the [`TaskhubCaller`] extractor and the checks made against its grants.
 
 mod caller;
 mod jwt;
 pub(crate) mod token;
 
-pub(crate) use caller::{Access, Caller};
+pub(crate) use caller::{Access, TaskhubCaller, TaskhubTokens};
 pub use jwt::{JwtConfig, JwtConfigError};
 pub(crate) use jwt::{TokenError, Verifier};

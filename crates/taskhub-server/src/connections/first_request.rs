@@ -13,8 +13,10 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
+use crate::mercure;
+
 /// The paths whose `GET` opens an event stream.
-const STREAM_PATHS: &[&str] = &["/events/stream", "/.well-known/mercure"];
+const STREAM_PATHS: &[&str] = &["/events/stream", mercure::PATH];
 /// Most headers read here; a request with more goes to hyper.
 const MAX_HEADERS: usize = 64;
 /// What is read at first; enough for nearly every request head.

@@ -5,6 +5,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use tracing::warn;
 
 use crate::auth::Verifier;
+use crate::edge::cors::CorsOrigins;
 
 /// A key and the algorithm tokens are signed with: a shared secret for HS256 (the
 /// default), HS384 and HS512, or a PEM public key for RS*, PS* and ES*, as Mercure's
@@ -86,9 +87,15 @@ impl MercureConfig {
         }))
     }
 
-    /// The verifiers, built once at start-up.
-    pub(crate) fn build(&self) -> Result<Mercure, MercureConfigError> {
-        Ok(Mercure {
+    /// The hub's credentials, built once at start-up. A publish authenticated by cookie
+    /// must come from this hub's own origin (over HTTPS when `https`) or one of
+    /// `cors_origins`.
+    pub(crate) fn build(
+        &self,
+        cors_origins: &CorsOrigins,
+        https: bool,
+    ) -> Result<MercureHub, MercureConfigError> {
+        Ok(MercureHub {
             publisher: verifier(&self.publisher, "publisher")?,
             subscriber: self
                 .subscriber
@@ -96,17 +103,23 @@ impl MercureConfig {
                 .map(|key| verifier(key, "subscriber"))
                 .transpose()?,
             anonymous: self.anonymous,
+            cors_origins: cors_origins.clone(),
+            https,
         })
     }
 }
 
-/// The hub at run time.
+/// The hub's credentials at run time, which its two extractors (`caller`) read.
 #[derive(Debug)]
-pub(crate) struct Mercure {
+pub(crate) struct MercureHub {
     pub(crate) publisher: Verifier,
     /// `None`: no subscriber token can be valid; subscribers are anonymous.
     pub(crate) subscriber: Option<Verifier>,
     pub(crate) anonymous: bool,
+    /// Origins besides the hub's own that may publish with the cookie.
+    pub(crate) cors_origins: CorsOrigins,
+    /// Whether the hub's own origin is `https://`.
+    pub(crate) https: bool,
 }
 
 /// Mercure's tokens need no `exp`; when they have one, it is checked, and a stream ends
@@ -201,17 +214,18 @@ mod tests {
             subscriber: None,
             anonymous: true,
         };
-        assert!(with("x".repeat(32).as_str(), "HS256").build().is_ok());
+        let build = |config: MercureConfig| config.build(&CorsOrigins::default(), false);
+        assert!(build(with("x".repeat(32).as_str(), "HS256")).is_ok());
         assert!(matches!(
-            with("secret", "none").build(),
+            build(with("secret", "none")),
             Err(MercureConfigError::UnknownAlgorithm(_))
         ));
         assert!(matches!(
-            with("not a pem", "RS256").build(),
+            build(with("not a pem", "RS256")),
             Err(MercureConfigError::BadPublicKey { family: "RSA", .. })
         ));
         assert!(matches!(
-            with("", "HS256").build(),
+            build(with("", "HS256")),
             Err(MercureConfigError::EmptyKey("publisher"))
         ));
     }

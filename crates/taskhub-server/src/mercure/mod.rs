@@ -6,12 +6,16 @@
 //! replay, ids order and cluster mode; native events reach Mercure subscribers too. How
 //! each protocol sees the other's events is in `docs/mercure.md`.
 //!
-//! - `config`: the keys and `--mercure-anonymous`, checked at start-up into [`Mercure`].
-//! - `token`: where a request's JWT travels, and what its `mercure` claim grants.
+//! - `config`: the keys and `--mercure-anonymous`, checked at start-up into
+//!   [`MercureHub`].
+//! - `token`: where a request's JWT travels, and what its `mercure` claim grants;
+//!   `caller`: the two extractors that read it, [`MercurePublisher`] and
+//!   [`MercureSubscriber`].
 //! - `form`: strict `application/x-www-form-urlencoded` decoding.
-//! - `publish`, `subscribe`: the two handlers; [`Subscriber`], what a stream may see.
-//! - `discovery`: the `Link: rel="mercure"` header on the tasks API.
+//! - `publish`, `subscribe`: the two handlers.
+//! - `discovery`: the hub's path and the `Link: rel="mercure"` header on the tasks API.
 
+mod caller;
 mod config;
 mod discovery;
 mod form;
@@ -19,10 +23,6 @@ pub(crate) mod publish;
 pub(crate) mod subscribe;
 mod token;
 
-pub(crate) use config::Mercure;
+pub(crate) use config::MercureHub;
 pub use config::{MercureConfig, MercureConfigError, MercureKey};
-pub(crate) use discovery::link_header;
-pub(crate) use subscribe::Subscriber;
-
-/// The hub's path, fixed by the protocol.
-pub(crate) const PATH: &str = "/.well-known/mercure";
+pub(crate) use discovery::{PATH, link_header};

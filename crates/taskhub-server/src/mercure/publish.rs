@@ -1,10 +1,10 @@
 //! `POST /.well-known/mercure`: a form-encoded update, appended to the event log like any
 //! event and answered with its id once it is durable.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_TYPE, HOST, ORIGIN, REFERER};
+use axum::extract::{FromRef, Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::value::to_raw_value;
@@ -12,46 +12,35 @@ use taskhub_core::mercure::{MercureFields, MercureTopic, UpdateId, UpdateType};
 use taskhub_core::{EventType, Topic};
 use taskhub_store::NewEvent;
 
-use super::token::{self, Source};
-use super::{PATH, form};
-use crate::http::{ApiError, AppState, body};
-use crate::metrics::METRICS;
+use super::caller::MercurePublisher;
+use super::discovery::PATH;
+use super::form;
+use crate::edge::body::{self, BodyLimits};
+use crate::edge::publish::{append, check_data_size};
+use crate::error::ApiError;
+use crate::error::openapi::MercurePublishErrors;
+use crate::limits::MAX_MERCURE_TOPICS;
 use crate::rate_limit::WriteAllowed;
-
-/// Most topics one update may carry (the canonical one and its alternates).
-const MAX_TOPICS: usize = 100;
+use crate::state::AppState;
 
 /// Publishes one update: the publisher's token must be valid and its `mercure.publish`
 /// selectors must match every topic. Answers `200 text/plain` with the update's id.
-#[utoipa::path(post, path = "/.well-known/mercure", tag = "mercure",
+#[utoipa::path(post, path = PATH, tag = "mercure",
     security(("bearer" = []), ("mercure_cookie" = []), ("mercure_query" = [])),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "`topic` (repeatable: the first is canonical), `data`, `private`, `id`, `type`, `retry`"),
     responses(
         (status = 200, description = "Stored; the update's id", content_type = "text/plain", body = String),
-        crate::http::openapi::MercurePublishErrors))]
+        MercurePublishErrors))]
 pub(crate) async fn publish(
     _: WriteAllowed,
     State(state): State<AppState>,
+    MercurePublisher(grants): MercurePublisher,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let Some(mercure) = state.mercure.clone() else {
-        return Err(ApiError::NoRoute(PATH.into()));
-    };
-    let (token, source) = token::find(request.headers(), request.uri()).ok_or_else(|| {
-        ApiError::Unauthorized(
-            "publishing needs a JWT with a `mercure.publish` claim: in `Authorization: \
-             Bearer`, the `authorization` query parameter or the `mercureAuthorization` cookie"
-                .into(),
-        )
-    })?;
-    let grants = token::grants(&mercure.publisher, &token)
-        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    if source == Source::Cookie {
-        check_origin(request.headers(), &state)?;
-    }
     check_content_type(request.headers())?;
-    let update = Update::parse(&body::read(request, &state).await?)?;
+    let body = body::read(request, BodyLimits::from_ref(&state)).await?;
+    let update = Update::parse(&body)?;
     if let Some(denied) = update
         .topics
         .iter()
@@ -64,9 +53,7 @@ pub(crate) async fn publish(
     }
     let id = update.id.to_string();
     let event = update.into_event(state.config.max_event_bytes)?;
-    let started = Instant::now();
-    state.events.publish(vec![event]).await?;
-    METRICS.publish_duration.observe(started.elapsed());
+    append(&state.events, vec![event]).await?;
     let plain = HeaderValue::from_static("text/plain; charset=utf-8");
     Ok(([(CONTENT_TYPE, plain)], id).into_response())
 }
@@ -84,40 +71,6 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
             "a Mercure publish is application/x-www-form-urlencoded, got {}",
             other.map_or("no Content-Type".into(), |t| format!("{t:?}"))
         ))),
-    }
-}
-
-/// A browser attaches the cookie to a form posted from any site, so a publish the cookie
-/// authenticates must come from a page of this hub's own origin or of `--cors-origins`
-/// (its `Origin`, or its `Referer` when a browser sends no `Origin`).
-fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
-    let header = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let origin = header(ORIGIN).map(str::to_owned).or_else(|| {
-        let referer = header(REFERER)?;
-        let (scheme, rest) = referer.split_once("://")?;
-        let host = rest.split(['/', '?', '#']).next()?;
-        Some(format!("{scheme}://{host}"))
-    });
-    let scheme = if state.config.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    let own = header(HOST).map(|host| format!("{scheme}://{host}"));
-    match origin {
-        Some(origin) if Some(&origin) == own.as_ref() => Ok(()),
-        Some(origin) if state.config.cors_origins.allows(&origin) => Ok(()),
-        Some(origin) => Err(ApiError::Forbidden(format!(
-            "a publish authenticated by cookie must come from this hub's origin or one of \
-             --cors-origins, not {origin:?}"
-        ))),
-        None => Err(ApiError::Forbidden(
-            "a publish authenticated by cookie must say where it comes from (Origin)".into(),
-        )),
     }
 }
 
@@ -148,8 +101,10 @@ impl Update {
             };
             match name.as_str() {
                 "topic" => {
-                    if topics.len() == MAX_TOPICS {
-                        return Err(field(format!("at most {MAX_TOPICS} topics per update")));
+                    if topics.len() == MAX_MERCURE_TOPICS {
+                        return Err(field(format!(
+                            "at most {MAX_MERCURE_TOPICS} topics per update"
+                        )));
                     }
                     topics.push(MercureTopic::parse(&value).map_err(|e| field(e.to_string()))?);
                 }
@@ -196,15 +151,10 @@ impl Update {
             field: "data".into(),
             detail: e.to_string(),
         })?;
-        if data.get().len() > max_data {
-            return Err(ApiError::BadFormField {
-                field: "data".into(),
-                detail: format!(
-                    "is {} bytes once stored as a JSON string; the limit is {max_data}",
-                    data.get().len()
-                ),
-            });
-        }
+        check_data_size(&data, max_data).map_err(|e| ApiError::BadFormField {
+            field: "data".into(),
+            detail: format!("{e} (stored as a JSON string)"),
+        })?;
         let event_type = self
             .update_type
             .as_ref()

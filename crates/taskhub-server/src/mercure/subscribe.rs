@@ -1,52 +1,27 @@
 //! `GET /.well-known/mercure`: an event stream of the updates (and native events) whose
 //! topics match the subscriber's selectors, resumable with `Last-Event-ID`.
 
-use std::time::SystemTime;
-
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::Response;
-use taskhub_core::EventFrame;
 use taskhub_core::mercure::{ResumePoint, TopicSelector};
 
-use super::token::{self, Grants};
-use super::{PATH, form};
-use crate::http::{ApiError, AppState, sse};
+use super::caller::MercureSubscriber;
+use super::discovery::PATH;
+use super::form;
+use crate::edge::{resume, stream};
+use crate::error::ApiError;
+use crate::error::openapi::MercureSubscribeErrors;
+use crate::limits::MAX_MERCURE_SELECTORS;
 use crate::rate_limit::ConnectAllowed;
-use crate::subscription::{Resume, View};
-
-/// Most `topic` selectors one subscription may give.
-const MAX_SELECTORS: usize = 100;
-
-/// What one Mercure subscriber receives: updates with a topic its selectors match; of
-/// private ones, only those with a topic its token's `mercure.subscribe` matches.
-#[derive(Debug)]
-pub(crate) struct Subscriber {
-    selectors: Vec<TopicSelector>,
-    private_selectors: Vec<TopicSelector>,
-    expires_at: Option<SystemTime>,
-}
-
-impl Subscriber {
-    pub(crate) fn wants(&self, frame: &EventFrame) -> bool {
-        let matches = |selectors: &[TopicSelector]| {
-            selectors
-                .iter()
-                .any(|selector| selector.matches_any(frame.mercure_topics()))
-        };
-        matches(&self.selectors) && (!frame.is_private() || matches(&self.private_selectors))
-    }
-
-    pub(crate) fn expires_at(&self) -> Option<SystemTime> {
-        self.expires_at
-    }
-}
+use crate::state::AppState;
+use crate::subscription::{MercureSelection, Resume, View};
 
 /// Subscribes. The stream's headers go out at once; the subscriber is registered with
 /// the hub before they do (and before history is read), so nothing published after the
 /// request arrived is missed.
-#[utoipa::path(get, path = "/.well-known/mercure", tag = "mercure",
+#[utoipa::path(get, path = PATH, tag = "mercure",
     security((), ("bearer" = []), ("mercure_cookie" = []), ("mercure_query" = [])),
     params(
         ("topic" = Vec<String>, Query, description = "Topic selectors: `*`, a topic, or an RFC 6570 URI template; repeatable"),
@@ -55,53 +30,31 @@ impl Subscriber {
     ),
     responses(
         (status = 200, description = "The event stream; `Last-Event-ID` says where replay started", content_type = "text/event-stream", body = String),
-        crate::http::openapi::MercureSubscribeErrors))]
+        MercureSubscribeErrors))]
 pub(crate) async fn subscribe(
     _: ConnectAllowed,
     State(state): State<AppState>,
+    MercureSubscriber(grants): MercureSubscriber,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let Some(mercure) = state.mercure.clone() else {
-        return Err(ApiError::NoRoute(PATH.into()));
-    };
-    let grants = match token::find(&headers, &uri) {
-        Some((token, _)) => {
-            let verifier = mercure.subscriber.as_ref().ok_or_else(|| {
-                ApiError::Unauthorized("this hub takes no subscriber tokens".into())
-            })?;
-            token::grants(verifier, &token).map_err(|e| ApiError::Unauthorized(e.to_string()))?
-        }
-        None if mercure.anonymous => Grants::default(),
-        None => {
-            return Err(ApiError::Unauthorized(
-                "subscribing needs a JWT: in `Authorization: Bearer`, the `authorization` \
-                 query parameter or the `mercureAuthorization` cookie"
-                    .into(),
-            ));
-        }
-    };
     let query = Query::parse(uri.query().unwrap_or_default())?;
     // The header wins over the query parameter, as draft-07 says.
-    let last_event_id = headers
-        .get("last-event-id")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .or(query.last_event_id)
-        .filter(|id| !id.is_empty());
-    let permit = sse::admit(&state)?;
+    let last_event_id = resume::last_event_id(&headers, query.last_event_id);
+    let permit = stream::admit(&state)?;
     // Registered before the history is read: see `subscription`.
     let live = state.hub.subscribe();
     let located = match &last_event_id {
         Some(raw) => state.events.locate(ResumePoint::parse(raw)).await?,
         None => None,
     };
-    let view = View::Mercure(Subscriber {
+    let view = View::Mercure(MercureSelection {
         selectors: query.selectors,
         private_selectors: grants.subscribe,
         expires_at: grants.expires_at,
     });
     let resume = located.map_or(Resume::Live, Resume::After);
-    let mut response = sse::respond(&state, view, resume, live, permit);
+    let mut response = stream::respond(&state, view, resume, live, permit);
     let headers = response.headers_mut();
     headers.insert(
         CACHE_CONTROL,
@@ -140,10 +93,12 @@ impl Query {
         for (name, value) in pairs {
             match name.as_str() {
                 "topic" => {
-                    if selectors.len() == MAX_SELECTORS {
+                    if selectors.len() == MAX_MERCURE_SELECTORS {
                         return Err(bad(
                             "topic",
-                            format!("at most {MAX_SELECTORS} topic selectors per subscription"),
+                            format!(
+                                "at most {MAX_MERCURE_SELECTORS} topic selectors per subscription"
+                            ),
                         ));
                     }
                     let selector = TopicSelector::parse(&value)

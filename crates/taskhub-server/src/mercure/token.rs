@@ -1,5 +1,5 @@
-//! Mercure's credentials: where the JWT travels and what its `mercure` claim grants.
-//! Tokens are never logged (the server logs no URIs or headers at all).
+//! Mercure's tokens: where the JWT travels and what its `mercure` claim grants. Tokens
+//! are never logged (the server logs no URIs or headers at all).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,19 +31,20 @@ pub(super) fn find(headers: &HeaderMap, uri: &Uri) -> Option<(String, Source)> {
         .or_else(|| cookie(headers, COOKIE_NAME).map(|token| (token, Source::Cookie)))
 }
 
-/// What a valid token grants.
+/// What a valid Mercure token grants.
 #[derive(Debug, Default)]
-pub(super) struct Grants {
+pub(crate) struct MercureGrants {
     /// Topics it may publish to (`mercure.publish`); none without the claim.
-    pub(super) publish: Vec<TopicSelector>,
+    pub(crate) publish: Vec<TopicSelector>,
     /// Private updates it may receive (`mercure.subscribe`).
-    pub(super) subscribe: Vec<TopicSelector>,
+    pub(crate) subscribe: Vec<TopicSelector>,
     /// Its `exp`: a stream ends then.
-    pub(super) expires_at: Option<SystemTime>,
+    pub(crate) expires_at: Option<SystemTime>,
 }
 
+/// The claims of a Mercure token that the hub reads; others are ignored.
 #[derive(Deserialize)]
-struct Claims {
+struct MercureClaims {
     exp: Option<u64>,
     #[serde(default)]
     mercure: MercureClaim,
@@ -58,15 +59,15 @@ struct MercureClaim {
 
 /// Verifies `token` and reads its `mercure` claim. A selector that could never match a
 /// topic (a control character in it) grants nothing and is left out.
-pub(super) fn grants(verifier: &Verifier, token: &str) -> Result<Grants, TokenError> {
-    let claims: Claims = verifier.decode(token)?;
+pub(super) fn grants(verifier: &Verifier, token: &str) -> Result<MercureGrants, TokenError> {
+    let claims: MercureClaims = verifier.decode(token)?;
     let selectors = |items: Vec<String>| {
         items
             .iter()
             .filter_map(|item| TopicSelector::parse(item).ok())
             .collect()
     };
-    Ok(Grants {
+    Ok(MercureGrants {
         publish: selectors(claims.mercure.publish),
         subscribe: selectors(claims.mercure.subscribe),
         expires_at: claims

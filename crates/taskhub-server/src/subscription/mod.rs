@@ -12,6 +12,7 @@
 //! of the last event taken from either; anything at or below it is skipped, so the seam
 //! between replay and live has no gap and no duplicate.
 
+mod policy;
 mod view;
 
 use std::collections::VecDeque;
@@ -31,10 +32,10 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::SlowClientPolicy;
 use crate::backend::EventLog;
 use crate::metrics::METRICS;
-pub(crate) use view::View;
+pub use policy::SlowClientPolicy;
+pub(crate) use view::{MercureSelection, View};
 
 /// Events read from the store per query while catching up.
 const REPLAY_PAGE: usize = 256;

@@ -9,10 +9,10 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use taskhub_core::frame;
+use taskhub_core::mercure::TopicSelector;
 use taskhub_core::{EventFrame, EventId, Filter};
 
 use crate::auth::Access;
-use crate::mercure::Subscriber;
 
 /// The first bytes of a Mercure stream: a comment, so that every client sees the stream
 /// open at once (Mercure hubs do the same).
@@ -26,7 +26,28 @@ pub(crate) enum View {
         /// `false` leaves out the `event:` lines (`?typed=false`).
         typed: bool,
     },
-    Mercure(Subscriber),
+    Mercure(MercureSelection),
+}
+
+/// What one Mercure subscriber receives: updates with a topic its selectors match; of
+/// private ones, only those with a topic its token's `mercure.subscribe` matches.
+#[derive(Debug)]
+pub(crate) struct MercureSelection {
+    pub(crate) selectors: Vec<TopicSelector>,
+    pub(crate) private_selectors: Vec<TopicSelector>,
+    /// When the token expires, and the stream with it.
+    pub(crate) expires_at: Option<SystemTime>,
+}
+
+impl MercureSelection {
+    fn wants(&self, frame: &EventFrame) -> bool {
+        let matches = |selectors: &[TopicSelector]| {
+            selectors
+                .iter()
+                .any(|selector| selector.matches_any(frame.mercure_topics()))
+        };
+        matches(&self.selectors) && (!frame.is_private() || matches(&self.private_selectors))
+    }
 }
 
 impl View {
@@ -35,7 +56,7 @@ impl View {
             Self::Native { filter, access, .. } => {
                 filter.matches(frame.event_type(), frame.topic()) && access.may_see(frame)
             }
-            Self::Mercure(subscriber) => subscriber.wants(frame),
+            Self::Mercure(selection) => selection.wants(frame),
         }
     }
 
@@ -78,7 +99,7 @@ impl View {
     pub(crate) fn expires_at(&self) -> Option<SystemTime> {
         match self {
             Self::Native { access, .. } => access.expires_at,
-            Self::Mercure(subscriber) => subscriber.expires_at(),
+            Self::Mercure(selection) => selection.expires_at,
         }
     }
 }

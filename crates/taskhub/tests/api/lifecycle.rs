@@ -203,6 +203,42 @@ fn every_setting_has_a_flag_an_environment_variable_and_a_shown_default() {
 }
 
 #[test]
+fn settings_out_of_range_are_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().expect("dir");
+    let database = format!("sqlite://{}", dir.path().join("t.db").display());
+    for (flag, value) in [
+        ("--keepalive-secs", "0"),
+        ("--body-timeout-secs", "0"),
+        ("--client-buffer", "0"),
+        ("--client-buffer", "1000001"),
+        ("--history-size", "0"),
+        ("--max-header-bytes", "8191"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--database-url",
+                &database,
+            ])
+            .args([flag, value])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flag} {value} was accepted");
+        assert!(
+            stderr.contains(&format!("{flag} must be")),
+            "{flag} {value}: {stderr}"
+        );
+    }
+    assert!(
+        !dir.path().join("t.db").exists(),
+        "refused before the store was opened"
+    );
+}
+
+#[test]
 fn environment_variables_configure_the_server() {
     let dir = tempfile::tempdir().expect("dir");
     let database = format!("sqlite://{}", dir.path().join("t.db").display());

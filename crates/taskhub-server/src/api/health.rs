@@ -2,11 +2,20 @@
 
 use axum::Json;
 use axum::extract::State;
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use super::AppState;
-use super::openapi::{ReadyErrors, Status};
-use super::problem::ApiError;
+use crate::error::ApiError;
+use crate::error::openapi::ReadyErrors;
+use crate::state::AppState;
+
+/// `{"status": "…"}`, from health checks and the seed's status call.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Status {
+    #[schema(example = "ok")]
+    status: String,
+}
 
 /// The process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations",

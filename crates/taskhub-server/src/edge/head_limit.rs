@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
+use crate::error::ApiError;
 
 pub(crate) async fn limit_head(
     State(limit): State<usize>,

@@ -1,4 +1,8 @@
-//! The one error type of the HTTP edge, and its `application/problem+json` form (RFC 9457).
+//! The one error type of the HTTP edge, [`ApiError`], and its `application/problem+json`
+//! form (RFC 9457). Every handler and extractor answers with it; `openapi` describes it
+//! to the OpenAPI document.
+
+pub(crate) mod openapi;
 
 use std::time::Duration;
 
@@ -6,6 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use taskhub_store::StoreError;
+
+use crate::metrics::METRICS;
 
 /// Every way a request can fail, each with the status and detail a client can act on.
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +166,7 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         if let Self::StoreUnavailable(_) = self {
-            crate::metrics::METRICS.store_errors.inc();
+            METRICS.store_errors.inc();
         }
         if status.is_server_error() {
             tracing::warn!(error = %self, "request failed");

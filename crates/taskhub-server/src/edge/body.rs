@@ -1,15 +1,24 @@
 //! Reading a request body: within `--max-body-bytes` and `--body-timeout-secs`, answered
 //! with problem+json otherwise; and [`JsonBody`], a body parsed as JSON.
 
+use std::time::Duration;
+
 use axum::body::Body;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::header::CONTENT_LENGTH;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use serde_json::Value;
 
-use super::AppState;
-use super::problem::ApiError;
+use crate::error::ApiError;
+
+/// How a request body is read: at most `max_bytes` (`--max-body-bytes`), within
+/// `timeout` (`--body-timeout-secs`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BodyLimits {
+    pub(crate) max_bytes: usize,
+    pub(crate) timeout: Duration,
+}
 
 /// How much of a body over the limit is read and thrown away before the 413 goes out.
 ///
@@ -19,11 +28,12 @@ use super::problem::ApiError;
 /// broken and gets the close.
 const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
 
-/// The whole body of `request`, at most `--max-body-bytes`, read within
-/// `--body-timeout-secs`.
-pub(crate) async fn read(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let limit = state.config.max_body_bytes;
-    let timeout = state.config.body_timeout;
+/// The whole body of `request`, within `limits`.
+pub(crate) async fn read(request: Request, limits: BodyLimits) -> Result<Bytes, ApiError> {
+    let BodyLimits {
+        max_bytes: limit,
+        timeout,
+    } = limits;
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -72,11 +82,15 @@ async fn drain(body: &mut Body) {
 #[derive(Debug)]
 pub(crate) struct JsonBody(pub(crate) Value);
 
-impl FromRequest<AppState> for JsonBody {
+impl<S> FromRequest<S> for JsonBody
+where
+    BodyLimits: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = read(request, state).await?;
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read(request, BodyLimits::from_ref(state)).await?;
         serde_json::from_slice(&bytes)
             .map(Self)
             .map_err(|e| ApiError::MalformedJson(e.to_string()))

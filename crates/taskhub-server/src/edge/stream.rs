@@ -10,9 +10,9 @@ use taskhub_core::EventFrame;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::Receiver;
 
-use super::AppState;
-use super::problem::ApiError;
+use crate::error::ApiError;
 use crate::metrics::METRICS;
+use crate::state::AppState;
 use crate::subscription::{Request, Resume, Settings, Subscription, View};
 
 /// A `--max-clients` permit, or the 503 for a server at its limit. Taken after every

@@ -5,25 +5,27 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use taskhub_core::{EventType, Filter, Topic};
 use taskhub_store::NewEvent;
-use utoipa::IntoParams;
+use utoipa::openapi::schema::{
+    ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::AppState;
-use super::body::JsonBody;
 use super::fields::Fields;
-use super::openapi::{PublishBody, Published, StreamErrors, WriteErrors};
-use super::problem::ApiError;
-use super::sse;
-use crate::auth::Caller;
-use crate::metrics::METRICS;
+use crate::auth::TaskhubCaller;
+use crate::edge::body::JsonBody;
+use crate::edge::publish::{append, check_data_size};
+use crate::edge::{resume, stream};
+use crate::error::ApiError;
+use crate::error::openapi::{StreamErrors, WriteErrors};
+use crate::limits::MAX_BATCH_EVENTS;
 use crate::rate_limit::{ConnectAllowed, WriteAllowed};
+use crate::state::AppState;
 use crate::subscription::{Resume, View};
-
-/// Most events in one `POST /events` batch.
-const MAX_BATCH: usize = 1000;
 
 /// `POST /events`: one event object or an array of them, all or nothing. Answers 202
 /// only once the events are committed.
@@ -34,29 +36,31 @@ const MAX_BATCH: usize = 1000;
 pub(crate) async fn publish(
     _: WriteAllowed,
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TaskhubCaller,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let (events, batch) = parse_publish_body(&body, state.config.max_event_bytes)?;
     for event in &events {
         caller.check_publish(event.topic.as_ref())?;
     }
-    let started = std::time::Instant::now();
-    let ids = state.events.publish(events).await?;
-    METRICS.publish_duration.observe(started.elapsed());
+    let ids = append(&state.events, events).await?;
     let ids = ids.iter().map(ToString::to_string).collect();
     Ok((StatusCode::ACCEPTED, Json(Published::new(ids, batch))))
 }
 
-/// A publish body: one event object (`batch` false) or an array of 1 to 1000.
+/// A publish body: one event object (`batch` false) or an array of 1 to
+/// [`MAX_BATCH_EVENTS`].
 pub(crate) fn parse_publish_body(
     body: &Value,
     max_data: usize,
 ) -> Result<(Vec<NewEvent>, bool), ApiError> {
     match body {
         Value::Array(items) => {
-            if items.is_empty() || items.len() > MAX_BATCH {
-                let detail = format!("a batch holds 1 to {MAX_BATCH} events, got {}", items.len());
+            if items.is_empty() || items.len() > MAX_BATCH_EVENTS {
+                let detail = format!(
+                    "a batch holds 1 to {MAX_BATCH_EVENTS} events, got {}",
+                    items.len()
+                );
                 return Err(ApiError::invalid("body", detail));
             }
             let events = items
@@ -89,13 +93,7 @@ fn parse_event(value: &Value, path: String, max_data: usize) -> Result<NewEvent,
     }
     let data = serde_json::value::to_raw_value(fields.required("data")?)
         .map_err(|e| ApiError::invalid(fields.name("data"), e))?;
-    if data.get().len() > max_data {
-        let detail = format!(
-            "is {} bytes as JSON; the limit is {max_data}",
-            data.get().len()
-        );
-        return Err(ApiError::invalid(fields.name("data"), detail));
-    }
+    check_data_size(&data, max_data).map_err(|e| ApiError::invalid(fields.name("data"), e))?;
     Ok(NewEvent {
         event_type,
         topic,
@@ -134,7 +132,7 @@ pub(crate) struct StreamParams {
 pub(crate) async fn stream(
     _: ConnectAllowed,
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TaskhubCaller,
     headers: HeaderMap,
     params: Result<Query<StreamParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -158,17 +156,9 @@ pub(crate) async fn stream(
             });
         }
     };
-    // The header wins over the query parameter; an empty value means "from now".
-    // A header that is not UTF-8 is still a (garbage) id: it gets a reset, not a
-    // silent start from now.
-    let last_event_id = headers
-        .get("last-event-id")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .or(params.last_event_id)
-        .filter(|id| !id.is_empty());
-
+    let last_event_id = resume::last_event_id(&headers, params.last_event_id);
     let access = caller.check_subscribe(&filter)?;
-    let permit = sse::admit(&state)?;
+    let permit = stream::admit(&state)?;
     let resume = match last_event_id {
         None => Resume::Live,
         Some(raw) => match raw.parse() {
@@ -182,5 +172,91 @@ pub(crate) async fn stream(
         typed,
     };
     let live = state.hub.subscribe();
-    Ok(sse::respond(&state, view, resume, live, permit))
+    Ok(stream::respond(&state, view, resume, live, permit))
+}
+
+/// One event to publish (describes the body; the handler reads it field by field, to
+/// name the faulty field in errors).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct EventInput {
+    /// The event type: the SSE `event:` field.
+    #[schema(schema_with = event_type_schema)]
+    event: String,
+    /// Any JSON value, at most `--max-event-bytes` (64 KiB by default) as compact JSON.
+    data: Value,
+    /// What the event is about, e.g. `tasks/42`; no control characters.
+    #[schema(schema_with = topic_schema)]
+    topic: Option<String>,
+    /// Delivered only to subscribers whose credentials cover the topic (needs a topic).
+    #[serde(default)]
+    private: bool,
+}
+
+fn event_type_schema() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(EventType::PATTERN))
+        .examples(["task_updated"])
+}
+
+fn topic_schema() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .min_length(Some(1))
+        .max_length(Some(Topic::MAX_CHARS))
+        .pattern(Some(Topic::PATTERN))
+        .examples(["tasks/42"])
+}
+
+/// One event, or a batch of 1 to [`MAX_BATCH_EVENTS`] stored all or nothing.
+pub(crate) struct PublishBody;
+
+impl PartialSchema for PublishBody {
+    fn schema() -> RefOr<Schema> {
+        let event = || Ref::from_schema_name(EventInput::name());
+        let batch = ArrayBuilder::new()
+            .items(event())
+            .min_items(Some(1))
+            .max_items(Some(MAX_BATCH_EVENTS));
+        OneOfBuilder::new()
+            .item(event())
+            .item(batch)
+            .description(Some(format!(
+                "One event, or a batch of 1 to {MAX_BATCH_EVENTS} stored all or nothing."
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for PublishBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((EventInput::name().into(), EventInput::schema()));
+    }
+}
+
+/// The ids given to what was published.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum Published {
+    One {
+        #[schema(example = "17")]
+        id: String,
+    },
+    Batch {
+        ids: Vec<String>,
+    },
+}
+
+impl Published {
+    /// `{"id"}` for a single event, `{"ids"}` for a batch.
+    fn new(mut ids: Vec<String>, batch: bool) -> Self {
+        match ids.pop() {
+            Some(id) if !batch && ids.is_empty() => Self::One { id },
+            last => {
+                ids.extend(last);
+                Self::Batch { ids }
+            }
+        }
+    }
 }

@@ -1,51 +1,20 @@
-//! The HTTP surface: routes, shared state, and the parsing of requests at the edge.
-
-mod board;
-pub(crate) mod body;
-mod cors;
-pub(crate) mod events;
-mod fields;
-mod head_limit;
-mod health;
-mod metrics;
-pub(crate) mod openapi;
-mod problem;
-pub(crate) mod sse;
-pub(crate) mod tasks;
+//! The routes: every endpoint of both protocols, and the layers around them (the
+//! request-head limit, CORS). Nothing imports this but `server`.
 
 use std::sync::Arc;
 
 use axum::http::{Method, Uri};
 use axum::routing::{get, post, put};
 use axum::{Router, middleware};
-use tokio_util::sync::CancellationToken;
 
-use crate::Config;
-use crate::auth::Verifier;
-use crate::backend::{EventLog, TaskStore};
-use crate::hub::Hub;
-use crate::mercure::{self, Mercure};
-use crate::rate_limit::Limits;
-pub use cors::{BadOrigin, CorsOrigins};
-pub(crate) use problem::ApiError;
+use crate::api::{board, events, health, metrics, tasks};
+use crate::edge::{cors, head_limit};
+use crate::error::ApiError;
+use crate::mercure;
+use crate::openapi;
+use crate::state::AppState;
 
-/// What every handler can reach. Cheap to clone: everything is shared.
-#[derive(Clone, Debug)]
-pub(crate) struct AppState {
-    pub(crate) config: Arc<Config>,
-    pub(crate) events: EventLog,
-    pub(crate) tasks: TaskStore,
-    pub(crate) hub: Arc<Hub>,
-    /// Checks tokens; `None` when authentication is off.
-    pub(crate) verifier: Option<Verifier>,
-    /// The Mercure hub at `/.well-known/mercure`; `None` when it is off.
-    pub(crate) mercure: Option<Arc<Mercure>>,
-    /// Per-address rate limits.
-    pub(crate) limits: Arc<Limits>,
-    /// Cancelled when the server starts shutting down; every stream watches it.
-    pub(crate) shutdown: CancellationToken,
-}
-
+/// Every route, with the state every handler shares.
 pub(crate) fn router(state: AppState) -> Router {
     let tasks = Router::new()
         .route("/tasks", post(tasks::create).get(tasks::list))

@@ -10,23 +10,25 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use taskhub_core::{Task, TaskId, TaskStatus};
 use taskhub_store::{NewTask, TaskPatch};
-use utoipa::IntoParams;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{RefOr, path};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::AppState;
-use super::body::JsonBody;
 use super::fields::Fields;
-use super::openapi::{
-    DeleteErrors, ListErrors, NewTaskInput, PatchErrors, ReadErrors, Status, StatusErrors,
-    TaskPatchInput, WriteErrors,
+use super::health::Status;
+use crate::auth::TaskhubCaller;
+use crate::edge::body::JsonBody;
+use crate::error::ApiError;
+use crate::error::openapi::{
+    DeleteErrors, ListErrors, PatchErrors, ReadErrors, StatusErrors, WriteErrors,
 };
-use super::problem::ApiError;
-use crate::auth::Caller;
 use crate::rate_limit::WriteAllowed;
+use crate::state::AppState;
 
 /// Longest title, in characters.
-const MAX_TITLE_CHARS: usize = 500;
+const MAX_TITLE_CHARS: usize = Task::MAX_TITLE_CHARS;
 /// Longest description, in characters.
-const MAX_DESCRIPTION_CHARS: usize = 10_000;
+const MAX_DESCRIPTION_CHARS: usize = Task::MAX_DESCRIPTION_CHARS;
 
 #[utoipa::path(post, path = "/tasks", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
     request_body(content = NewTaskInput, content_type = "application/json"),
@@ -35,7 +37,7 @@ const MAX_DESCRIPTION_CHARS: usize = 10_000;
 pub(crate) async fn create(
     _: WriteAllowed,
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TaskhubCaller,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.check_task_write(None)?;
@@ -48,12 +50,19 @@ pub(crate) async fn create(
     ))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 pub(crate) struct ListParams {
-    /// Only tasks with this status.
-    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
     status: Option<String>,
+}
+
+impl IntoParams for ListParams {
+    fn into_params(_: impl Fn() -> Option<path::ParameterIn>) -> Vec<path::Parameter> {
+        vec![status_param(
+            "status",
+            "Only tasks with this status.",
+            false,
+        )]
+    }
 }
 
 #[utoipa::path(get, path = "/tasks", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
@@ -62,7 +71,7 @@ pub(crate) struct ListParams {
         (status = 200, description = "The tasks, oldest first", body = Vec<Task>), ListErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    _caller: TaskhubCaller,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Vec<Task>>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadParameter {
@@ -86,7 +95,7 @@ pub(crate) async fn list(
         (status = 200, description = "The task", body = Task), ReadErrors))]
 pub(crate) async fn get(
     State(state): State<AppState>,
-    _caller: Caller,
+    _caller: TaskhubCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Task>, ApiError> {
     let task_id = task_id(&id)?;
@@ -106,7 +115,7 @@ pub(crate) async fn get(
 pub(crate) async fn update(
     _: WriteAllowed,
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TaskhubCaller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Task>, ApiError> {
@@ -126,7 +135,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     _: WriteAllowed,
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TaskhubCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let task_id = task_id(&id)?;
@@ -137,12 +146,31 @@ pub(crate) async fn delete(
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 pub(crate) struct SetStatusParams {
-    /// The new status.
-    #[param(required = true, pattern = "^[a-z0-9_-]{1,64}$")]
     new_status: Option<String>,
+}
+
+impl IntoParams for SetStatusParams {
+    fn into_params(_: impl Fn() -> Option<path::ParameterIn>) -> Vec<path::Parameter> {
+        vec![status_param("new_status", "The new status.", true)]
+    }
+}
+
+/// A query parameter holding a task status.
+fn status_param(name: &str, description: &str, required: bool) -> path::Parameter {
+    let required = if required {
+        utoipa::openapi::Required::True
+    } else {
+        utoipa::openapi::Required::False
+    };
+    path::ParameterBuilder::new()
+        .name(name)
+        .parameter_in(path::ParameterIn::Query)
+        .description(Some(description))
+        .required(required)
+        .schema(Some(TaskStatus::schema()))
+        .build()
 }
 
 /// The seed's `PUT /tasks/status/{task_id}?new_status=X`, answering as the seed did, but
@@ -154,7 +182,7 @@ pub(crate) struct SetStatusParams {
 pub(crate) async fn set_status(
     _: WriteAllowed,
     State(state): State<AppState>,
-    caller: Caller,
+    caller: TaskhubCaller,
     Path(id): Path<String>,
     params: Result<Query<SetStatusParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -238,4 +266,57 @@ fn description(raw: &str) -> Result<String, ApiError> {
 
 fn status(field: &str, raw: &str) -> Result<TaskStatus, ApiError> {
     TaskStatus::parse(raw).map_err(|e| ApiError::invalid(field, e))
+}
+
+/// `POST /tasks`, as the OpenAPI document describes it (the handler reads the body field
+/// by field, to name the faulty field in errors).
+pub(crate) struct NewTaskInput;
+
+/// `PATCH /tasks/{id}`: the fields to change; a `null` description clears it.
+pub(crate) struct TaskPatchInput;
+
+impl PartialSchema for NewTaskInput {
+    fn schema() -> RefOr<Schema> {
+        task_body(true)
+    }
+}
+
+impl ToSchema for NewTaskInput {}
+
+impl PartialSchema for TaskPatchInput {
+    fn schema() -> RefOr<Schema> {
+        task_body(false)
+    }
+}
+
+impl ToSchema for TaskPatchInput {}
+
+/// A task body: every field optional in a patch; a new task needs its title.
+fn task_body(new: bool) -> RefOr<Schema> {
+    let title = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_TITLE_CHARS))
+        .pattern(Some("\\S"))
+        .description(Some(
+            "Surrounding spaces are trimmed; what remains must not be empty.",
+        ));
+    let description = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(MAX_DESCRIPTION_CHARS));
+    let mut status = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(TaskStatus::PATTERN));
+    if new {
+        status = status.default(Some(TaskStatus::default().as_str().into()));
+    }
+    let mut body = ObjectBuilder::new()
+        .property("title", title)
+        .property("description", description)
+        .property("status", status)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    if new {
+        body = body.required("title");
+    }
+    body.into()
 }

@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::problem::ApiError;
+use crate::error::ApiError;
 
 const PAGE: &str = include_str!("../../assets/board.html");
 const SCRIPT: &str = include_str!("../../assets/board.js");

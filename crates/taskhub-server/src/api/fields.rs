@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::problem::ApiError;
+use crate::error::ApiError;
 
 /// A JSON object being parsed, with the path used to name its fields in errors
 /// (`event` for a single event, `[3].event` for the fourth of a batch).

@@ -1,0 +1,40 @@
+//! Appending what a publish parsed, for both protocols: the limit on an event's data,
+//! and the append itself, timed into `taskhub_publish_duration_seconds`.
+
+use std::time::Instant;
+
+use serde_json::value::RawValue;
+use taskhub_core::EventId;
+use taskhub_store::NewEvent;
+
+use crate::backend::EventLog;
+use crate::error::ApiError;
+use crate::metrics::METRICS;
+
+/// An event's data over `--max-event-bytes`; each protocol names the field its way.
+#[derive(Debug, thiserror::Error)]
+#[error("is {bytes} bytes as JSON; the limit is {limit}")]
+pub(crate) struct DataTooLarge {
+    bytes: usize,
+    limit: usize,
+}
+
+/// Whether `data`, as stored, fits in `limit` bytes.
+pub(crate) fn check_data_size(data: &RawValue, limit: usize) -> Result<(), DataTooLarge> {
+    let bytes = data.get().len();
+    if bytes > limit {
+        return Err(DataTooLarge { bytes, limit });
+    }
+    Ok(())
+}
+
+/// Appends `events` to the log, all or nothing, and returns their ids once durable.
+pub(crate) async fn append(
+    log: &EventLog,
+    events: Vec<NewEvent>,
+) -> Result<Vec<EventId>, ApiError> {
+    let started = Instant::now();
+    let ids = log.publish(events).await?;
+    METRICS.publish_duration.observe(started.elapsed());
+    Ok(ids)
+}
