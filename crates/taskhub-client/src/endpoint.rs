@@ -1,8 +1,15 @@
-//! Server URLs: the base URL the user gives, joined with an endpoint's path and query.
+//! Server URLs: the base URL the user gives, joined with an endpoint's path and query;
+//! and how the client introduces itself.
 
 use reqwest::Url;
 
-use crate::ClientError;
+use crate::error::ClientError;
+
+/// The server's base URL when the user gives none.
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8000";
+
+/// Sent as `User-Agent` on every request.
+pub(crate) const USER_AGENT: &str = concat!("taskhub/", env!("CARGO_PKG_VERSION"));
 
 /// `base` joined with `path` (segments separated by `/`), whether or not `base` ends in `/`.
 /// A base with a path prefix (`http://host/taskhub/`) keeps it.
@@ -78,7 +85,7 @@ mod tests {
     #[test]
     fn encodes_the_filter_lists_as_query_parameters() {
         assert_eq!(
-            url(stream_url(crate::DEFAULT_BASE_URL, None, None)),
+            url(stream_url(DEFAULT_BASE_URL, None, None)),
             "http://127.0.0.1:8000/events/stream"
         );
         assert_eq!(

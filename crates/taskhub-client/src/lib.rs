@@ -17,12 +17,7 @@ mod sse;
 #[cfg(test)]
 mod test_server;
 
+pub use endpoint::DEFAULT_BASE_URL;
 pub use error::ClientError;
 pub use listen::{ListenOptions, listen};
 pub use publish::{PublishOptions, publish};
-
-/// The server's base URL when the user gives none.
-pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8000";
-
-/// Sent as `User-Agent` on every request.
-const USER_AGENT: &str = concat!("taskhub/", env!("CARGO_PKG_VERSION"));

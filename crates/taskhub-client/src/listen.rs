@@ -11,11 +11,11 @@ use reqwest::Url;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use tokio_util::sync::CancellationToken;
 
-use crate::endpoint::stream_url;
+use crate::endpoint::{DEFAULT_BASE_URL, USER_AGENT, stream_url};
+use crate::error::ClientError;
 use crate::error::{chain, refusal};
 use crate::reconnect::{DEFAULT_RETRY, is_transient, reconnect_delay};
 use crate::sse::{Classifier, Incoming};
-use crate::{ClientError, DEFAULT_BASE_URL, USER_AGENT};
 
 /// How long to wait for a connection to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

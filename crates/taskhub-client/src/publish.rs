@@ -9,9 +9,9 @@ use std::time::Duration;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
-use crate::endpoint::endpoint;
+use crate::endpoint::{USER_AGENT, endpoint};
+use crate::error::ClientError;
 use crate::error::refusal;
-use crate::{ClientError, USER_AGENT};
 
 /// How long the whole request may take.
 const TIMEOUT: Duration = Duration::from_secs(30);

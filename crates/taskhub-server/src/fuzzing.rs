@@ -7,7 +7,7 @@ use serde_json::Value;
 use taskhub_store::NewEvent;
 
 use crate::api::{events, tasks};
-use crate::auth::{JwtConfig, Verifier};
+use crate::auth::{JwtConfig, Verifier, grants};
 use crate::config::defaults::MAX_EVENT_BYTES;
 
 /// `POST /events`: the events a body would publish, if it is accepted.
@@ -43,7 +43,7 @@ pub fn jwt(token: &str) -> bool {
     });
     VERIFIER
         .as_ref()
-        .is_some_and(|verifier| verifier.verify(token.to_owned()).is_ok())
+        .is_some_and(|verifier| grants(verifier, token).is_ok())
 }
 
 /// A Mercure publish body: the event it would store, if it is accepted.

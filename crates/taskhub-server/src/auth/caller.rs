@@ -2,13 +2,14 @@
 //! [`TaskhubCaller`] extractor), and the checks made against it.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
+use serde::Deserialize;
 use taskhub_core::{EventFrame, Filter, Selector, TaskId, Topic};
 
-use super::jwt::Verifier;
+use super::jwt::{TokenError, Verifier};
 use super::token;
 use crate::error::ApiError;
 
@@ -35,6 +36,37 @@ pub(crate) struct TaskhubGrants {
     pub(crate) publish: Vec<Selector>,
     /// When the token stops being valid.
     pub(crate) expires_at: Option<SystemTime>,
+}
+
+/// The claims of a TaskHub token that TaskHub reads; others are ignored.
+#[derive(Deserialize)]
+struct TaskhubClaims {
+    exp: u64,
+    #[serde(default)]
+    taskhub: TaskhubClaim,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TaskhubClaim {
+    subscribe: Vec<String>,
+    publish: Vec<String>,
+}
+
+/// Verifies a TaskHub token and reads what its `taskhub` claim grants.
+pub(crate) fn grants(verifier: &Verifier, token: &str) -> Result<TaskhubGrants, TokenError> {
+    let claims: TaskhubClaims = verifier.decode(token)?;
+    let selectors = |items: Vec<String>| {
+        items
+            .into_iter()
+            .map(|item| Selector::topic(&item).map_err(|_| TokenError::BadSelector(item)))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Ok(TaskhubGrants {
+        subscribe: selectors(claims.taskhub.subscribe)?,
+        publish: selectors(claims.taskhub.publish)?,
+        expires_at: UNIX_EPOCH.checked_add(Duration::from_secs(claims.exp)),
+    })
 }
 
 /// Who made a request to TaskHub's own API.
@@ -122,8 +154,7 @@ where
              cookie or the `access_token` query parameter"
                 .into(),
         ))?;
-        verifier
-            .verify(token)
+        grants(&verifier, &token)
             .map(Self::Token)
             .map_err(|e| ApiError::Unauthorized(e.to_string()))
     }

@@ -2,14 +2,8 @@
 //! relatives) with a public key. `alg: none` is never accepted; `exp` is required of
 //! TaskHub's own tokens (Mercure's, checked by the same [`Verifier`], may omit it).
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use taskhub_core::Selector;
-
-use super::caller::TaskhubGrants;
 
 /// How tokens are checked, from `--jwt-secret`, `--jwt-public-key` and `--jwt-algorithms`.
 #[derive(Clone, Debug, Default)]
@@ -50,21 +44,6 @@ impl std::fmt::Debug for Verifier {
             .field("algorithms", &self.validation.algorithms)
             .finish_non_exhaustive()
     }
-}
-
-/// The claims of a TaskHub token that TaskHub reads; others are ignored.
-#[derive(Deserialize)]
-struct TaskhubClaims {
-    exp: u64,
-    #[serde(default)]
-    taskhub: TaskhubClaim,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct TaskhubClaim {
-    subscribe: Vec<String>,
-    publish: Vec<String>,
 }
 
 /// Why a token was refused. The message never contains the token.
@@ -169,22 +148,6 @@ impl Verifier {
                 ErrorKind::MissingRequiredClaim(_) => TokenError::MissingExp,
                 _ => TokenError::Malformed,
             })
-    }
-
-    /// What a TaskHub token grants.
-    pub(crate) fn verify(&self, token: String) -> Result<TaskhubGrants, TokenError> {
-        let claims: TaskhubClaims = self.decode(&token)?;
-        let selectors = |items: Vec<String>| {
-            items
-                .into_iter()
-                .map(|item| Selector::topic(&item).map_err(|_| TokenError::BadSelector(item)))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        Ok(TaskhubGrants {
-            subscribe: selectors(claims.taskhub.subscribe)?,
-            publish: selectors(claims.taskhub.publish)?,
-            expires_at: UNIX_EPOCH.checked_add(Duration::from_secs(claims.exp)),
-        })
     }
 }
 

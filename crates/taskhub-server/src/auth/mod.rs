@@ -20,6 +20,8 @@ mod caller;
 mod jwt;
 pub(crate) mod token;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use caller::grants;
 pub(crate) use caller::{Access, TaskhubCaller, TaskhubTokens};
 pub use jwt::{JwtConfig, JwtConfigError};
 pub(crate) use jwt::{TokenError, Verifier};
