@@ -164,15 +164,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
-        let limits = Arc::<Limits>::from_ref(state);
-        limits
-            .connects
-            .check(addr)
-            .map_err(|wait| ApiError::RateLimited {
-                what: "stream connects",
-                retry_after: wait,
-            })?;
+        take_token(parts, state, |limits| &limits.connects, "stream connects").await?;
         Ok(Self)
     }
 }
@@ -186,17 +178,29 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
-        let limits = Arc::<Limits>::from_ref(state);
-        limits
-            .writes
-            .check(addr)
-            .map_err(|wait| ApiError::RateLimited {
-                what: "writes",
-                retry_after: wait,
-            })?;
+        take_token(parts, state, |limits| &limits.writes, "writes").await?;
         Ok(Self)
     }
+}
+
+/// Takes a token from the request's client's bucket in the limiter `pick` chooses, or
+/// answers 429 naming `what` was limited.
+async fn take_token<S>(
+    parts: &mut Parts,
+    state: &S,
+    pick: fn(&Limits) -> &RateLimiter,
+    what: &'static str,
+) -> Result<(), ApiError>
+where
+    Arc<Limits>: FromRef<S>,
+    TrustedProxies: FromRef<S>,
+    S: Send + Sync,
+{
+    let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
+    let limits = Arc::<Limits>::from_ref(state);
+    pick(&limits)
+        .check(addr)
+        .map_err(|retry_after| ApiError::RateLimited { what, retry_after })
 }
 
 #[cfg(test)]

@@ -16,12 +16,16 @@ pub struct JwtConfig {
     pub algorithms: Vec<String>,
 }
 
+/// The shortest HMAC secret accepted: 256 bits, the output size of HS256, below which
+/// a secret can be guessed offline from any token it signed.
+pub(crate) const MIN_SECRET_BYTES: usize = 32;
+
 /// Why the JWT settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum JwtConfigError {
     #[error("give either a JWT secret or a JWT public key, not both")]
     BothKeys,
-    #[error("the JWT secret must be at least 32 bytes (256 bits) long")]
+    #[error("the JWT secret must be at least {MIN_SECRET_BYTES} bytes long")]
     WeakSecret,
     #[error("the JWT public key is neither an RSA nor an EC public key in PEM form")]
     BadPublicKey,
@@ -73,7 +77,7 @@ impl JwtConfig {
             (None, None) => return Ok(None),
             (Some(_), Some(_)) => return Err(JwtConfigError::BothKeys),
             (Some(secret), None) => {
-                if secret.len() < 32 {
+                if secret.len() < MIN_SECRET_BYTES {
                     return Err(JwtConfigError::WeakSecret);
                 }
                 let hmac = &[Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];

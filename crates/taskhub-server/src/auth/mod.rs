@@ -24,4 +24,4 @@ pub(crate) mod token;
 pub(crate) use caller::grants;
 pub(crate) use caller::{Access, TaskhubCaller, TaskhubTokens};
 pub use jwt::{JwtConfig, JwtConfigError};
-pub(crate) use jwt::{TokenError, Verifier};
+pub(crate) use jwt::{MIN_SECRET_BYTES, TokenError, Verifier};

@@ -4,7 +4,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tracing::warn;
 
-use crate::auth::Verifier;
+use crate::auth::{MIN_SECRET_BYTES, Verifier};
 use crate::edge::cors::CorsOrigins;
 
 /// A key and the algorithm tokens are signed with: a shared secret for HS256 (the
@@ -140,10 +140,10 @@ fn verifier(key: &MercureKey, role: &'static str) -> Result<Verifier, MercureCon
     };
     let decoding = match algorithm {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-            if key.key.len() < 32 {
+            if key.key.len() < MIN_SECRET_BYTES {
                 warn!(
                     role,
-                    "the Mercure {role} key is shorter than 32 bytes: an HMAC key that short \
+                    "the Mercure {role} key is shorter than {MIN_SECRET_BYTES} bytes: an HMAC key that short \
                      can be guessed offline from any token it signed"
                 );
             }
