@@ -13,7 +13,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamRangeReply;
 use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventId, Timestamp};
-use taskhub_store::{CommitSink, NewEvent, Replay};
+use taskhub_engine::{CommitSink, EngineError, EventLog, NewEvent, Replay};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +27,9 @@ use crate::{ClusterError, RedisUrl, durability, entry, reader};
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long connecting to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `settle` waits for this node's reader to catch up with the stream: with Redis
+/// down it never would, and shutdown must not hang on it.
+const SETTLE_WITHIN: Duration = Duration::from_secs(1);
 
 /// Handle to the cluster's event log. Clones share one command connection and one reader.
 #[derive(Clone, Debug)]
@@ -57,6 +60,15 @@ impl RedisLog {
     /// hub gets every event appended from now on, through `sink`, in id order, in bites
     /// that fit subscribers' buffers of `client_buffer` events.
     pub async fn connect(
+        url: &RedisUrl,
+        history_size: u64,
+        client_buffer: usize,
+        sink: CommitSink,
+    ) -> Result<Self, EngineError> {
+        Ok(Self::start(url, history_size, client_buffer, sink).await?)
+    }
+
+    async fn start(
         url: &RedisUrl,
         history_size: u64,
         client_buffer: usize,
@@ -103,19 +115,6 @@ impl RedisLog {
         })
     }
 
-    /// Appends events, all or nothing, and returns their ids once Redis answered.
-    pub async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, ClusterError> {
-        let timestamp = Timestamp::now();
-        let entries = events
-            .iter()
-            .map(|event| entry::fields(event, timestamp))
-            .collect::<Result<Vec<_>, _>>()?;
-        let first = self.append(&entries, None).await?;
-        Ok((first..first + entries.len() as u64)
-            .map(EventId::new)
-            .collect())
-    }
-
     /// Appends one outbox row's event (its [`entry::fields`]), once: a row already
     /// relayed returns the id it got and appends nothing.
     pub(crate) async fn relay(
@@ -131,6 +130,7 @@ impl RedisLog {
         Ok(EventId::new(first))
     }
 
+    /// Runs the publish script; returns the first id it assigned.
     async fn append(
         &self,
         entries: &[EntryFields],
@@ -149,26 +149,21 @@ impl RedisLog {
         for fields in entries {
             call.arg(&fields.args()[..]);
         }
-        Ok(call.invoke_async(&mut self.inner.commands.clone()).await?)
+        call.invoke_async(&mut self.inner.commands.clone())
+            .await
+            .map_err(ClusterError::script)
     }
 
-    /// The id to replay after for a Mercure subscriber resuming from `point` (as the
-    /// single-node store's `locate`): `None` when the history does not hold it.
-    pub async fn locate(&self, point: ResumePoint) -> Result<Option<EventId>, ClusterError> {
-        let mut commands = self.inner.commands.clone();
-        match point {
-            ResumePoint::Unknown => Ok(None),
-            ResumePoint::Update(update) => {
-                let id: Option<u64> = redis::cmd("HGET")
-                    .arg(UPDATE_IDS)
-                    .arg(update.as_str())
-                    .query_async(&mut commands)
-                    .await?;
-                Ok(id.map(EventId::new))
-            }
-            ResumePoint::Earliest => Ok(Some(self.bounds().await?.oldest_resumable())),
-            ResumePoint::Event(id) => Ok(self.bounds().await?.resumable(id).then_some(id)),
+    /// Whether Redis answers and this node's reader follows the stream (for `/readyz`,
+    /// and before a task change, so a change is refused while its event could not follow).
+    pub(crate) async fn ready(&self) -> Result<(), ClusterError> {
+        let _pong: String = redis::cmd("PING")
+            .query_async(&mut self.inner.commands.clone())
+            .await?;
+        if !self.inner.following.load(Ordering::Relaxed) {
+            return Err(ClusterError::ReaderDown);
         }
+        Ok(())
     }
 
     async fn bounds(&self) -> Result<Bounds, ClusterError> {
@@ -182,11 +177,26 @@ impl RedisLog {
                 .await?;
         Bounds::new(counter, &newest, &oldest)
     }
+}
 
-    /// Up to `limit` events after `after`, or [`Replay::Unavailable`] when `after` is
-    /// unknown or older than the retained history. One `MULTI`, so the bounds checked and
-    /// the entries returned agree even while publishes trim the stream.
-    pub async fn replay(&self, after: EventId, limit: usize) -> Result<Replay, ClusterError> {
+impl EventLog for RedisLog {
+    /// One script call: answered once Redis replied, so as durable as its persistence
+    /// setting makes it (docs/cluster.md).
+    async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, EngineError> {
+        let timestamp = Timestamp::now();
+        let entries: Vec<_> = events
+            .iter()
+            .map(|event| entry::fields(event, timestamp))
+            .collect();
+        let first = self.append(&entries, None).await?;
+        Ok((first..first + entries.len() as u64)
+            .map(EventId::new)
+            .collect())
+    }
+
+    /// One `MULTI`, so the bounds checked and the entries returned agree even while
+    /// publishes trim the stream.
+    async fn replay(&self, after: EventId, limit: usize) -> Result<Replay, EngineError> {
         let start = format!("{}-0", after.get().saturating_add(1));
         let (counter, newest, oldest, page): (
             Option<u64>,
@@ -200,7 +210,8 @@ impl RedisLog {
             .xrange_count(STREAM, "-", "+", 1)
             .xrange_count(STREAM, start, "+", limit)
             .query_async(&mut self.inner.commands.clone())
-            .await?;
+            .await
+            .map_err(ClusterError::Redis)?;
         if !Bounds::new(counter, &newest, &oldest)?.resumable(after) {
             return Ok(Replay::Unavailable);
         }
@@ -212,27 +223,36 @@ impl RedisLog {
         Ok(Replay::Events(frames))
     }
 
-    /// Whether Redis answers and this node's reader follows the stream (for `/readyz`,
-    /// and before a task change, so a change is refused while its event could not follow).
-    pub async fn ping(&self) -> Result<(), ClusterError> {
-        let _pong: String = redis::cmd("PING")
-            .query_async(&mut self.inner.commands.clone())
-            .await?;
-        if !self.inner.following.load(Ordering::Relaxed) {
-            return Err(ClusterError::ReaderDown);
+    async fn locate(&self, point: ResumePoint) -> Result<Option<EventId>, EngineError> {
+        match point {
+            ResumePoint::Unknown => Ok(None),
+            ResumePoint::Update(update) => {
+                let id: Option<u64> = redis::cmd("HGET")
+                    .arg(UPDATE_IDS)
+                    .arg(update.as_str())
+                    .query_async(&mut self.inner.commands.clone())
+                    .await
+                    .map_err(ClusterError::Redis)?;
+                Ok(id.map(EventId::new))
+            }
+            ResumePoint::Earliest => Ok(Some(self.bounds().await?.oldest_resumable())),
+            ResumePoint::Event(id) => Ok(self.bounds().await?.resumable(id).then_some(id)),
         }
-        Ok(())
     }
 
-    /// Waits, at most `within`, until the reader has handed the hub every event issued
-    /// so far (at shutdown: open streams then deliver them before they end).
-    pub async fn settle(&self, within: Duration) {
+    async fn ping(&self) -> Result<(), EngineError> {
+        Ok(self.ready().await?)
+    }
+
+    /// Waits, at most [`SETTLE_WITHIN`], until the reader has handed the hub every event
+    /// issued so far.
+    async fn settle(&self) {
         let mut commands = self.inner.commands.clone();
         let Ok((target, _)) = last_id(&self.inner.scripts, &mut commands, EventId::ZERO).await
         else {
             return;
         };
-        let deadline = tokio::time::Instant::now() + within;
+        let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
         while self.inner.delivered.load(Ordering::Relaxed) < target.get()
             && tokio::time::Instant::now() < deadline
         {
@@ -241,7 +261,7 @@ impl RedisLog {
     }
 
     /// Stops the reader and waits for it.
-    pub async fn close(&self) {
+    async fn close(&self) {
         self.inner.stop.cancel();
         if let Some(reader) = self.inner.reader.lock().await.take() {
             let _ = reader.await;

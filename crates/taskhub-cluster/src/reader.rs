@@ -13,7 +13,7 @@ use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use redis::streams::StreamReadReply;
 use taskhub_core::EventId;
-use taskhub_store::CommitSink;
+use taskhub_engine::CommitSink;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 

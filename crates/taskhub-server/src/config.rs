@@ -4,9 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use taskhub_cluster::{RedisUrl, StoreUrl};
-
-use crate::{CorsOrigins, JwtConfig, MercureConfig, TrustedProxies};
+use crate::{CorsOrigins, JwtConfig, MercureConfig, RedisUrl, StoreUrl, TrustedProxies};
 
 /// What to do with a subscriber whose buffer of undelivered events is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

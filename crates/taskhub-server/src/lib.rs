@@ -33,11 +33,12 @@ mod subscription;
 mod tls;
 
 pub use auth::{JwtConfig, JwtConfigError};
+pub use backend::{ParseStoreUrlError, StoreUrl};
 pub use client_addr::TrustedProxies;
 pub use config::{Config, SlowClientPolicy};
 pub use http::{BadOrigin, CorsOrigins};
 pub use mercure::{MercureConfig, MercureConfigError, MercureKey};
 pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;
-pub use taskhub_cluster::{ParseStoreUrlError, RedisUrl, StoreUrl};
+pub use taskhub_cluster::RedisUrl;
 pub use tls::{TlsError, TlsFiles};

@@ -12,15 +12,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use taskhub_cluster::{ClusterError, PgTasks, RedisLog, StoreUrl};
-use taskhub_store::{CommitSink, Store, StoreError, StoreOptions};
+use taskhub_engine::{CommitSink, EngineError};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::backend::{EventLog, TaskStore};
+use crate::backend;
 use crate::connections::{self, ConnectionLimits};
 use crate::http::{self, AppState};
 use crate::hub::Hub;
@@ -42,9 +41,9 @@ pub enum StartError {
     #[error("invalid Mercure settings: {0}")]
     Mercure(#[from] MercureConfigError),
     #[error("cannot open the store: {0}")]
-    Store(#[from] StoreError),
+    Store(#[from] EngineError),
     #[error("cannot start in cluster mode: {0}")]
-    Cluster(#[from] ClusterError),
+    Cluster(EngineError),
     #[error(
         "--redis-url puts the events in Redis, but the tasks would stay in this node's SQLite \
          file ({0}), which other nodes cannot see, and a task change and its event could not \
@@ -74,9 +73,6 @@ pub struct Server {
     tls: Option<Arc<ServerConfig>>,
 }
 
-/// How many read-only SQLite connections replay and task queries share.
-const STORE_READERS: usize = 4;
-
 impl Server {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let verifier = config.jwt.verifier()?;
@@ -94,32 +90,7 @@ impl Server {
             let hub = Arc::clone(&hub);
             Box::new(move |frame| hub.publish(frame))
         };
-        let (events, tasks) = match (&config.database_url, &config.redis_url) {
-            (StoreUrl::Sqlite(url), None) => {
-                let options = StoreOptions {
-                    history_size: config.history_size,
-                    readers: STORE_READERS,
-                };
-                let store = Store::open(url, options, sink)?;
-                (EventLog::Sqlite(store.clone()), TaskStore::Sqlite(store))
-            }
-            (StoreUrl::Postgres(postgres), Some(redis)) => {
-                let log = RedisLog::connect(redis, config.history_size, config.client_buffer, sink)
-                    .await?;
-                let tasks = match PgTasks::connect(postgres, log.clone()).await {
-                    Ok(tasks) => tasks,
-                    Err(e) => {
-                        log.close().await;
-                        return Err(e.into());
-                    }
-                };
-                (EventLog::Redis(log), TaskStore::Postgres(tasks))
-            }
-            (StoreUrl::Sqlite(url), Some(_)) => {
-                return Err(StartError::RedisWithSqlite(url.to_string()));
-            }
-            (StoreUrl::Postgres(_), None) => return Err(StartError::PostgresWithoutRedis),
-        };
+        let (events, tasks) = backend::open(&config, sink).await?;
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| StartError::Bind {

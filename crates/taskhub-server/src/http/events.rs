@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use taskhub_core::{EventType, Filter, Topic};
-use taskhub_store::NewEvent;
+use taskhub_engine::NewEvent;
 use utoipa::IntoParams;
 
 use super::AppState;
