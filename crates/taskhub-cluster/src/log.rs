@@ -6,7 +6,7 @@
 //! its own (`reader`), since a `BLOCK`ed read would stall every command queued behind it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -14,7 +14,7 @@ use redis::streams::StreamRangeReply;
 use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventId, Timestamp};
 use taskhub_engine::{CommitSink, EngineError, EventLog, NewEvent, Replay};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -47,8 +47,9 @@ struct Inner {
     history_size: u64,
     /// Set by the reader while it follows the stream; `/readyz` fails while it is not.
     following: Arc<AtomicBool>,
-    /// The last id the reader handed to the hub; read at shutdown (`settle`).
-    delivered: Arc<AtomicU64>,
+    /// The last id the reader handed to the hub. A watch: the reader sends once per batch
+    /// it reads, and `settle` (at shutdown) waits to be woken rather than polling.
+    delivered: watch::Receiver<EventId>,
     /// Stops the reader.
     stop: CancellationToken,
     /// The reader task, awaited on close.
@@ -87,7 +88,7 @@ impl RedisLog {
         let (last, _) = last_id(&scripts, &mut commands.clone(), EventId::ZERO).await?;
         let connection = reader::reconnect(&client, &scripts, last).await?;
         let following = Arc::new(AtomicBool::new(true));
-        let delivered = Arc::new(AtomicU64::new(last.get()));
+        let (delivered_to_hub, delivered) = watch::channel(last);
         let stop = CancellationToken::new();
         let reader = tokio::spawn(reader::run(
             client,
@@ -97,7 +98,7 @@ impl RedisLog {
             sink,
             reader::Progress {
                 following: Arc::clone(&following),
-                delivered: Arc::clone(&delivered),
+                delivered: delivered_to_hub,
             },
             stop.clone(),
         ));
@@ -252,12 +253,9 @@ impl EventLog for RedisLog {
         else {
             return;
         };
-        let deadline = tokio::time::Instant::now() + SETTLE_WITHIN;
-        while self.inner.delivered.load(Ordering::Relaxed) < target.get()
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let mut delivered = self.inner.delivered.clone();
+        // Ends early if the reader stops (the watch closes): nothing more will come.
+        let _ = tokio::time::timeout(SETTLE_WITHIN, delivered.wait_for(|id| *id >= target)).await;
     }
 
     /// Stops the reader and waits for it.
