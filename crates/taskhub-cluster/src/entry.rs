@@ -1,7 +1,8 @@
 //! One stream entry, to and from TaskHub's event: fields `t` (type), `p` (topic, `""` for
 //! none), `v` (private, `1`/`0`), `e` (the envelope without its id) and, for an event
-//! published through Mercure, `m` (its `MercureFields` as JSON). Whoever reads an entry
-//! rebuilds the envelope with the entry's id and encodes the frame once.
+//! published through Mercure, `m` (its `MercureFields` as stored beside an envelope,
+//! `MercureFields::to_stored`). Whoever reads an entry rebuilds the envelope with the
+//! entry's id, takes a Mercure update's data back from it, and encodes the frame once.
 
 use std::sync::Arc;
 
@@ -9,9 +10,9 @@ use redis::streams::StreamId;
 use taskhub_core::frame::{envelope_tail, envelope_with_id};
 use taskhub_core::mercure::MercureFields;
 use taskhub_core::{EventFrame, EventId, EventType, Timestamp, Topic};
-use taskhub_store::NewEvent;
+use taskhub_engine::NewEvent;
 
-use crate::ClusterError;
+use crate::error::ClusterError;
 
 /// What an event adds to the publish script's arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub(crate) struct EntryFields {
     pub(crate) private: bool,
     /// The envelope without its id.
     pub(crate) tail: String,
-    /// A Mercure update's id and its `MercureFields` as JSON; `None` for native events.
+    /// A Mercure update's id and its stored `MercureFields`; `None` for native events.
     pub(crate) mercure: Option<(String, String)>,
 }
 
@@ -46,17 +47,12 @@ impl EntryFields {
 }
 
 /// The entry fields of `event`, stamped with `timestamp`.
-pub(crate) fn fields(event: &NewEvent, timestamp: Timestamp) -> Result<EntryFields, ClusterError> {
+pub(crate) fn fields(event: &NewEvent, timestamp: Timestamp) -> EntryFields {
     let mercure = event
         .mercure
         .as_ref()
-        .map(|fields| {
-            serde_json::to_string(fields)
-                .map(|json| (fields.id.to_string(), json))
-                .map_err(|e| ClusterError::corrupt("update", e))
-        })
-        .transpose()?;
-    Ok(EntryFields {
+        .map(|fields| (fields.id.to_string(), fields.to_stored()));
+    EntryFields {
         event_type: event.event_type.as_str().to_owned(),
         topic: event.topic.as_ref().map_or("", Topic::as_str).to_owned(),
         private: event.private,
@@ -67,7 +63,7 @@ pub(crate) fn fields(event: &NewEvent, timestamp: Timestamp) -> Result<EntryFiel
             timestamp,
         ),
         mercure,
-    })
+    }
 }
 
 /// The event id of a stream entry id (`N-0`).
@@ -98,9 +94,9 @@ pub(crate) fn frame(entry: &StreamId) -> Result<Arc<EventFrame>, ClusterError> {
     let envelope = envelope_with_id(id, &field("e")?);
     let mercure = entry
         .get::<String>("m")
-        .map(|json| serde_json::from_str::<MercureFields>(&json))
+        .map(|stored| MercureFields::from_stored(&stored, &envelope))
         .transpose()
-        .map_err(|e| corrupt(format!("Mercure fields: {e}")))?;
+        .map_err(|e| corrupt(e.to_string()))?;
     Ok(Arc::new(
         EventFrame::new(id, event_type, topic, private, &envelope).with_mercure(mercure),
     ))
@@ -124,8 +120,7 @@ mod tests {
             mercure: None,
         };
         let at = Timestamp::from_unix_millis(1_795_521_600_123);
-        let frame =
-            frame(&entry("17-0", &fields(&event, at).expect("encodable"))).expect("readable");
+        let frame = frame(&entry("17-0", &fields(&event, at))).expect("readable");
         let id = EventId::new(17);
         let envelope = envelope_json(id, &event.event_type, event.topic.as_ref(), &event.data, at);
         let expected = EventFrame::new(id, event.event_type, event.topic, true, &envelope);
@@ -143,19 +138,53 @@ mod tests {
             topics: vec![MercureTopic::parse("https://a/1").expect("valid")],
             update_type: None,
             retry: None,
+            data: "hello\nworld".into(),
         };
         let event = NewEvent {
             event_type: EventType::parse("message").expect("valid"),
             topic: None,
             private: false,
-            data: serde_json::value::to_raw_value("hello").expect("serialisable"),
+            data: serde_json::value::to_raw_value(&mercure.data).expect("serialisable"),
             mercure: Some(mercure.clone()),
         };
-        let fields = fields(&event, Timestamp::now()).expect("encodable");
+        let fields = fields(&event, Timestamp::now());
         assert_eq!(fields.args()[4], "urn:x");
         let frame = frame(&entry("3-0", &fields)).expect("readable");
         assert_eq!(frame.mercure_fields(), Some(&mercure));
-        assert_eq!(frame.mercure(), "id: urn:x\ndata: hello\n\n");
+        assert_eq!(frame.mercure(), "id: urn:x\ndata: hello\ndata: world\n\n");
+    }
+
+    #[test]
+    fn an_entry_written_before_data_was_kept_apart_still_reads() {
+        // Exactly what the previous version's publish script appended for an update.
+        let written = EntryFields {
+            event_type: "message".into(),
+            topic: String::new(),
+            private: false,
+            tail: r#""event":"message","data":"a\r\nb","timestamp":"2026-11-24T12:00:00.123Z"}"#
+                .into(),
+            mercure: Some((
+                "u1".into(),
+                r#"{"id":"u1","topics":["https://a/1"],"retry":100}"#.into(),
+            )),
+        };
+        let frame = frame(&entry("9-0", &written)).expect("readable");
+        assert_eq!(frame.mercure(), "id: u1\nretry: 100\ndata: a\ndata: b\n\n");
+    }
+
+    #[test]
+    fn an_update_entry_whose_data_is_not_a_string_is_refused_not_guessed() {
+        let damaged = EntryFields {
+            event_type: "message".into(),
+            topic: String::new(),
+            private: false,
+            tail: r#""event":"message","data":{"a":1},"timestamp":"x"}"#.into(),
+            mercure: Some(("u1".into(), r#"{"id":"u1","topics":["t"]}"#.into())),
+        };
+        assert!(matches!(
+            frame(&entry("9-0", &damaged)),
+            Err(ClusterError::Corrupt { .. })
+        ));
     }
 
     /// The entry the publish script writes for `fields`: `m` only for a Mercure update.

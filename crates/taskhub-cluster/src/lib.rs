@@ -1,8 +1,12 @@
 //! TaskHub's cluster mode: several `taskhub serve` nodes share one event log on a Redis
 //! Stream and one tasks table in PostgreSQL, so any node can take any client.
 //!
+//! These are two engines of `taskhub-engine`'s contract: [`RedisLog`] implements
+//! `EventLog` and [`PgTasks`] implements `TaskStore`. Their failures (`error`) become
+//! `EngineError`s, an unconfirmed publish or `COMMIT` an outcome-unknown one.
+//!
 //! # Layout
-//! - [`StoreUrl`], [`RedisUrl`]: the `--database-url` of either engine, and `--redis-url`.
+//! - [`PostgresUrl`], [`RedisUrl`]: a `postgres://` `--database-url`, and `--redis-url`.
 //! - [`RedisLog`]: the event log and bus. A publish is one script call that assigns the
 //!   next ids and appends to the stream (`log`, `script`); each node runs one blocking
 //!   reader that tails the stream and hands every entry, encoded once, to its hub
@@ -19,7 +23,8 @@
 //!   the same script that appends, so ids are strictly increasing in stream order, which is
 //!   the order every node delivers in.
 //! - A publish is answered only after Redis replied to the script, so it is as durable as
-//!   Redis's persistence setting makes it (docs/cluster.md).
+//!   Redis's persistence setting makes it (docs/cluster.md). A publish whose reply was
+//!   lost is answered as outcome-unknown: it may have been stored.
 //! - A task change is acknowledged once PostgreSQL committed it with its outbox row; the
 //!   row is deleted only after its event is in the stream, and the append is keyed by the
 //!   row, so a crash anywhere yields the event exactly once.
@@ -35,7 +40,6 @@ mod relay;
 mod script;
 mod url;
 
-pub use error::ClusterError;
 pub use log::RedisLog;
 pub use postgres::PgTasks;
-pub use url::{ParseStoreUrlError, PostgresUrl, RedisUrl, StoreUrl};
+pub use url::{ParsePostgresUrlError, ParseRedisUrlError, PostgresUrl, RedisUrl};

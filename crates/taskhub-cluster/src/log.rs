@@ -6,27 +6,32 @@
 //! its own (`reader`), since a `BLOCK`ed read would stall every command queued behind it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamRangeReply;
 use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventId, Timestamp};
-use taskhub_store::{CommitSink, NewEvent, Replay};
-use tokio::sync::Mutex;
+use taskhub_engine::{CommitSink, EngineError, EventLog, NewEvent, Replay};
+use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::entry::EntryFields;
+use crate::error::ClusterError;
 use crate::script::{self, COUNTER, STREAM, Scripts, UPDATE_IDS, UPDATE_POSITIONS};
-use crate::{ClusterError, RedisUrl, durability, entry, reader};
+use crate::url::RedisUrl;
+use crate::{durability, entry, reader};
 
 /// How long a command may wait for Redis's answer before the caller gets a 503.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long connecting to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `settle` waits for this node's reader to catch up with the stream: with Redis
+/// down it never would, and shutdown must not hang on it.
+const SETTLE_WITHIN: Duration = Duration::from_secs(1);
 
 /// Handle to the cluster's event log. Clones share one command connection and one reader.
 #[derive(Clone, Debug)]
@@ -44,8 +49,9 @@ struct Inner {
     history_size: u64,
     /// Set by the reader while it follows the stream; `/readyz` fails while it is not.
     following: Arc<AtomicBool>,
-    /// The last id the reader handed to the hub; read at shutdown (`settle`).
-    delivered: Arc<AtomicU64>,
+    /// The last id the reader handed to the hub. A watch: the reader sends once per batch
+    /// it reads, and `settle` (at shutdown) waits to be woken rather than polling.
+    delivered: watch::Receiver<EventId>,
     /// Stops the reader.
     stop: CancellationToken,
     /// The reader task, awaited on close.
@@ -61,6 +67,15 @@ impl RedisLog {
         history_size: u64,
         client_buffer: usize,
         sink: CommitSink,
+    ) -> Result<Self, EngineError> {
+        Ok(Self::start(url, history_size, client_buffer, sink).await?)
+    }
+
+    async fn start(
+        url: &RedisUrl,
+        history_size: u64,
+        client_buffer: usize,
+        sink: CommitSink,
     ) -> Result<Self, ClusterError> {
         let client = redis::Client::open(url.as_str())?;
         let config = ConnectionManagerConfig::new()
@@ -72,10 +87,12 @@ impl RedisLog {
         let commands = ConnectionManager::new_with_config(client.clone(), config).await?;
         durability::report(&mut commands.clone()).await;
         let scripts = Scripts::new();
-        let (last, _) = last_id(&scripts, &mut commands.clone(), EventId::ZERO).await?;
+        let (last, _) = scripts
+            .last_id(&mut commands.clone(), EventId::ZERO)
+            .await?;
         let connection = reader::reconnect(&client, &scripts, last).await?;
         let following = Arc::new(AtomicBool::new(true));
-        let delivered = Arc::new(AtomicU64::new(last.get()));
+        let (delivered_to_hub, delivered) = watch::channel(last);
         let stop = CancellationToken::new();
         let reader = tokio::spawn(reader::run(
             client,
@@ -85,7 +102,7 @@ impl RedisLog {
             sink,
             reader::Progress {
                 following: Arc::clone(&following),
-                delivered: Arc::clone(&delivered),
+                delivered: delivered_to_hub,
             },
             stop.clone(),
         ));
@@ -103,19 +120,6 @@ impl RedisLog {
         })
     }
 
-    /// Appends events, all or nothing, and returns their ids once Redis answered.
-    pub async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, ClusterError> {
-        let timestamp = Timestamp::now();
-        let entries = events
-            .iter()
-            .map(|event| entry::fields(event, timestamp))
-            .collect::<Result<Vec<_>, _>>()?;
-        let first = self.append(&entries, None).await?;
-        Ok((first..first + entries.len() as u64)
-            .map(EventId::new)
-            .collect())
-    }
-
     /// Appends one outbox row's event (its [`entry::fields`]), once: a row already
     /// relayed returns the id it got and appends nothing.
     pub(crate) async fn relay(
@@ -131,6 +135,7 @@ impl RedisLog {
         Ok(EventId::new(first))
     }
 
+    /// Runs the publish script; returns the first id it assigned.
     async fn append(
         &self,
         entries: &[EntryFields],
@@ -149,26 +154,21 @@ impl RedisLog {
         for fields in entries {
             call.arg(&fields.args()[..]);
         }
-        Ok(call.invoke_async(&mut self.inner.commands.clone()).await?)
+        call.invoke_async(&mut self.inner.commands.clone())
+            .await
+            .map_err(ClusterError::script)
     }
 
-    /// The id to replay after for a Mercure subscriber resuming from `point` (as the
-    /// single-node store's `locate`): `None` when the history does not hold it.
-    pub async fn locate(&self, point: ResumePoint) -> Result<Option<EventId>, ClusterError> {
-        let mut commands = self.inner.commands.clone();
-        match point {
-            ResumePoint::Unknown => Ok(None),
-            ResumePoint::Update(update) => {
-                let id: Option<u64> = redis::cmd("HGET")
-                    .arg(UPDATE_IDS)
-                    .arg(update.as_str())
-                    .query_async(&mut commands)
-                    .await?;
-                Ok(id.map(EventId::new))
-            }
-            ResumePoint::Earliest => Ok(Some(self.bounds().await?.oldest_resumable())),
-            ResumePoint::Event(id) => Ok(self.bounds().await?.resumable(id).then_some(id)),
+    /// Whether Redis answers and this node's reader follows the stream (for `/readyz`,
+    /// and before a task change, so a change is refused while its event could not follow).
+    pub(crate) async fn ready(&self) -> Result<(), ClusterError> {
+        let _pong: String = redis::cmd("PING")
+            .query_async(&mut self.inner.commands.clone())
+            .await?;
+        if !self.inner.following.load(Ordering::Relaxed) {
+            return Err(ClusterError::ReaderDown);
         }
+        Ok(())
     }
 
     async fn bounds(&self) -> Result<Bounds, ClusterError> {
@@ -182,11 +182,26 @@ impl RedisLog {
                 .await?;
         Bounds::new(counter, &newest, &oldest)
     }
+}
 
-    /// Up to `limit` events after `after`, or [`Replay::Unavailable`] when `after` is
-    /// unknown or older than the retained history. One `MULTI`, so the bounds checked and
-    /// the entries returned agree even while publishes trim the stream.
-    pub async fn replay(&self, after: EventId, limit: usize) -> Result<Replay, ClusterError> {
+impl EventLog for RedisLog {
+    /// One script call: answered once Redis replied, so as durable as its persistence
+    /// setting makes it (docs/cluster.md).
+    async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, EngineError> {
+        let timestamp = Timestamp::now();
+        let entries: Vec<_> = events
+            .iter()
+            .map(|event| entry::fields(event, timestamp))
+            .collect();
+        let first = self.append(&entries, None).await?;
+        Ok((first..first + entries.len() as u64)
+            .map(EventId::new)
+            .collect())
+    }
+
+    /// One `MULTI`, so the bounds checked and the entries returned agree even while
+    /// publishes trim the stream.
+    async fn replay(&self, after: EventId, limit: usize) -> Result<Replay, EngineError> {
         let start = format!("{}-0", after.get().saturating_add(1));
         let (counter, newest, oldest, page): (
             Option<u64>,
@@ -200,7 +215,8 @@ impl RedisLog {
             .xrange_count(STREAM, "-", "+", 1)
             .xrange_count(STREAM, start, "+", limit)
             .query_async(&mut self.inner.commands.clone())
-            .await?;
+            .await
+            .map_err(ClusterError::Redis)?;
         if !Bounds::new(counter, &newest, &oldest)?.resumable(after) {
             return Ok(Replay::Unavailable);
         }
@@ -212,36 +228,46 @@ impl RedisLog {
         Ok(Replay::Events(frames))
     }
 
-    /// Whether Redis answers and this node's reader follows the stream (for `/readyz`,
-    /// and before a task change, so a change is refused while its event could not follow).
-    pub async fn ping(&self) -> Result<(), ClusterError> {
-        let _pong: String = redis::cmd("PING")
-            .query_async(&mut self.inner.commands.clone())
-            .await?;
-        if !self.inner.following.load(Ordering::Relaxed) {
-            return Err(ClusterError::ReaderDown);
+    async fn locate(&self, point: ResumePoint) -> Result<Option<EventId>, EngineError> {
+        match point {
+            ResumePoint::Unknown => Ok(None),
+            ResumePoint::Update(update) => {
+                let id: Option<u64> = redis::cmd("HGET")
+                    .arg(UPDATE_IDS)
+                    .arg(update.as_str())
+                    .query_async(&mut self.inner.commands.clone())
+                    .await
+                    .map_err(ClusterError::Redis)?;
+                Ok(id.map(EventId::new))
+            }
+            ResumePoint::Earliest => Ok(Some(self.bounds().await?.oldest_resumable())),
+            ResumePoint::Event(id) => Ok(self.bounds().await?.resumable(id).then_some(id)),
         }
-        Ok(())
     }
 
-    /// Waits, at most `within`, until the reader has handed the hub every event issued
-    /// so far (at shutdown: open streams then deliver them before they end).
-    pub async fn settle(&self, within: Duration) {
+    async fn ping(&self) -> Result<(), EngineError> {
+        Ok(self.ready().await?)
+    }
+
+    /// Waits, at most [`SETTLE_WITHIN`], until the reader has handed the hub every event
+    /// issued so far.
+    async fn settle(&self) {
         let mut commands = self.inner.commands.clone();
-        let Ok((target, _)) = last_id(&self.inner.scripts, &mut commands, EventId::ZERO).await
+        let Ok((target, _)) = self
+            .inner
+            .scripts
+            .last_id(&mut commands, EventId::ZERO)
+            .await
         else {
             return;
         };
-        let deadline = tokio::time::Instant::now() + within;
-        while self.inner.delivered.load(Ordering::Relaxed) < target.get()
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let mut delivered = self.inner.delivered.clone();
+        // Ends early if the reader stops (the watch closes): nothing more will come.
+        let _ = tokio::time::timeout(SETTLE_WITHIN, delivered.wait_for(|id| *id >= target)).await;
     }
 
     /// Stops the reader and waits for it.
-    pub async fn close(&self) {
+    async fn close(&self) {
         self.inner.stop.cancel();
         if let Some(reader) = self.inner.reader.lock().await.take() {
             let _ = reader.await;
@@ -286,21 +312,4 @@ impl Bounds {
     fn resumable(&self, after: EventId) -> bool {
         after.get() <= self.last && after.get() >= self.oldest_resumable
     }
-}
-
-/// The last id issued, after raising the counter to `floor` if it was below it. The flag
-/// says whether it was: Redis then lost events it had acknowledged.
-pub(crate) async fn last_id(
-    scripts: &Scripts,
-    connection: &mut impl redis::aio::ConnectionLike,
-    floor: EventId,
-) -> Result<(EventId, bool), ClusterError> {
-    let (last, raised): (u64, u8) = scripts
-        .last_id
-        .key(STREAM)
-        .key(COUNTER)
-        .arg(floor.get())
-        .invoke_async(connection)
-        .await?;
-    Ok((EventId::new(last.max(floor.get())), raised == 1))
 }

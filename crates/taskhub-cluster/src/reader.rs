@@ -6,19 +6,21 @@
 //! so while the stream still holds what came next, this node's subscribers miss nothing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use redis::streams::StreamReadReply;
 use taskhub_core::EventId;
-use taskhub_store::CommitSink;
+use taskhub_engine::CommitSink;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::entry;
+use crate::error::ClusterError;
 use crate::script::{STREAM, Scripts};
-use crate::{ClusterError, entry, log};
 
 /// How long one `XREAD` blocks waiting for new entries.
 const BLOCK: Duration = Duration::from_secs(5);
@@ -40,8 +42,9 @@ pub(crate) fn read_count(client_buffer: usize) -> usize {
 pub(crate) struct Progress {
     /// True while it follows the stream (`/readyz`).
     pub(crate) following: Arc<AtomicBool>,
-    /// The last id it handed to the hub.
-    pub(crate) delivered: Arc<AtomicU64>,
+    /// The last id it handed to the hub, sent once per batch (`RedisLog::settle` waits
+    /// on it).
+    pub(crate) delivered: watch::Sender<EventId>,
 }
 
 /// Follows the stream after `last` until `stop` is cancelled, starting on `connection`.
@@ -94,7 +97,7 @@ pub(crate) async fn run(
                         }
                     }
                 }
-                delivered.store(last.get(), Ordering::Relaxed);
+                delivered.send_replace(last);
                 backoff = BACKOFF_MIN;
                 // Let this worker's subscribers drain what was just handed over before
                 // the next batch: a reader that never pauses turns a backlog in Redis
@@ -135,7 +138,7 @@ pub(crate) async fn reconnect(
         .await?;
     // If Redis came back without the entries we saw (persistence off), ids must still
     // never go backwards: raise the counter to what we saw.
-    let (_, raised) = log::last_id(scripts, &mut conn, last).await?;
+    let (_, raised) = scripts.last_id(&mut conn, last).await?;
     if raised {
         error!(
             last_event_id = %last,

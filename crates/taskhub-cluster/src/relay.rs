@@ -15,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::entry::EntryFields;
+use crate::error::ClusterError;
 use crate::failpoint::{self, RELAY_AFTER_XADD};
+use crate::log::RedisLog;
 use crate::postgres::pool::Pool;
-use crate::{ClusterError, RedisLog};
 
 /// How often each node sweeps the outbox.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);

@@ -2,6 +2,9 @@
 //! inside Redis (`EVALSHA`, loaded again by the client after a Redis restart).
 
 use redis::Script;
+use taskhub_core::EventId;
+
+use crate::error::ClusterError;
 
 /// The stream: one entry per event, entry id `N-0` for event id `N`.
 pub(crate) const STREAM: &str = "taskhub:events";
@@ -90,7 +93,7 @@ return {last, 0}
 #[derive(Debug)]
 pub(crate) struct Scripts {
     pub(crate) publish: Script,
-    pub(crate) last_id: Script,
+    last_id: Script,
 }
 
 impl Scripts {
@@ -99,5 +102,22 @@ impl Scripts {
             publish: Script::new(PUBLISH),
             last_id: Script::new(LAST_ID),
         }
+    }
+
+    /// The last id issued, after raising the counter to `floor` if it was below it. The
+    /// flag says whether it was: Redis then lost events it had acknowledged.
+    pub(crate) async fn last_id(
+        &self,
+        connection: &mut impl redis::aio::ConnectionLike,
+        floor: EventId,
+    ) -> Result<(EventId, bool), ClusterError> {
+        let (last, raised): (u64, u8) = self
+            .last_id
+            .key(STREAM)
+            .key(COUNTER)
+            .arg(floor.get())
+            .invoke_async(connection)
+            .await?;
+        Ok((EventId::new(last.max(floor.get())), raised == 1))
     }
 }

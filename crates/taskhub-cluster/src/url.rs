@@ -1,18 +1,7 @@
-//! `--database-url` (SQLite or PostgreSQL) and `--redis-url`.
+//! The cluster's addresses: a `postgres://` `--database-url` and `--redis-url`.
 
 use std::fmt;
 use std::str::FromStr;
-
-use taskhub_store::{DatabaseUrl, ParseDatabaseUrlError};
-
-/// Where the tasks (and, with SQLite, the events) live.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StoreUrl {
-    /// `sqlite://FILE`: the embedded store of a single node.
-    Sqlite(DatabaseUrl),
-    /// `postgres://…`: the tasks of a cluster (events then live in Redis).
-    Postgres(PostgresUrl),
-}
 
 /// A `postgres://` or `postgresql://` URL, as libpq and tokio-postgres read it.
 #[derive(Clone, PartialEq, Eq)]
@@ -22,49 +11,30 @@ pub struct PostgresUrl(String);
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisUrl(String);
 
-/// Why a `--database-url` or `--redis-url` was refused.
+/// Why a `postgres://` `--database-url` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseStoreUrlError {
-    #[error(transparent)]
-    Sqlite(#[from] ParseDatabaseUrlError),
-    #[error("invalid PostgreSQL URL: {0}")]
-    Postgres(String),
-    #[error(
-        "unsupported database scheme `{0}`: use sqlite://FILE (one node) or postgres://… \
-         (cluster mode, with --redis-url)"
-    )]
-    UnsupportedScheme(String),
-    #[error("invalid Redis URL (expected redis://host[:port][/db] or unix:///path): {0}")]
-    Redis(String),
-}
+#[error("invalid PostgreSQL URL: {0}")]
+pub struct ParsePostgresUrlError(String);
 
-impl Default for StoreUrl {
-    fn default() -> Self {
-        Self::Sqlite(DatabaseUrl::default())
-    }
-}
+/// Why a `--redis-url` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid Redis URL (expected redis://host[:port][/db] or unix:///path): {0}")]
+pub struct ParseRedisUrlError(String);
 
-impl FromStr for StoreUrl {
-    type Err = ParseStoreUrlError;
+impl FromStr for PostgresUrl {
+    type Err = ParsePostgresUrlError;
 
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         match url.split_once("://") {
             Some(("postgres" | "postgresql", _)) => {
                 url.parse::<tokio_postgres::Config>()
-                    .map_err(|e| ParseStoreUrlError::Postgres(e.to_string()))?;
-                Ok(Self::Postgres(PostgresUrl(url.to_owned())))
+                    .map_err(|e| ParsePostgresUrlError(e.to_string()))?;
+                Ok(Self(url.to_owned()))
             }
-            Some(("sqlite", _)) | None => Ok(Self::Sqlite(url.parse()?)),
-            Some((scheme, _)) => Err(ParseStoreUrlError::UnsupportedScheme(scheme.into())),
-        }
-    }
-}
-
-impl fmt::Display for StoreUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Sqlite(url) => url.fmt(f),
-            Self::Postgres(url) => url.fmt(f),
+            _ => Err(ParsePostgresUrlError(format!(
+                "{:?} is not a postgres:// or postgresql:// URL",
+                redacted(url)
+            ))),
         }
     }
 }
@@ -76,15 +46,15 @@ impl PostgresUrl {
 }
 
 impl FromStr for RedisUrl {
-    type Err = ParseStoreUrlError;
+    type Err = ParseRedisUrlError;
 
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         match url.split_once("://") {
             Some(("redis" | "unix" | "redis+unix", _)) => {
-                redis::Client::open(url).map_err(|e| ParseStoreUrlError::Redis(e.to_string()))?;
+                redis::Client::open(url).map_err(|e| ParseRedisUrlError(e.to_string()))?;
                 Ok(Self(url.to_owned()))
             }
-            _ => Err(ParseStoreUrlError::Redis(format!(
+            _ => Err(ParseRedisUrlError(format!(
                 "{:?} is not a redis:// or unix:// URL",
                 redacted(url)
             ))),
@@ -146,30 +116,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_each_engine() {
-        assert!(matches!(
-            "sqlite://x.db".parse::<StoreUrl>(),
-            Ok(StoreUrl::Sqlite(_))
-        ));
-        assert!(matches!(
-            "x.db".parse::<StoreUrl>(),
-            Ok(StoreUrl::Sqlite(_))
-        ));
-        assert!(matches!(
-            "postgres://postgres@127.0.0.1:5432/taskhub".parse::<StoreUrl>(),
-            Ok(StoreUrl::Postgres(_))
-        ));
-        assert!(matches!(
-            "mysql://x".parse::<StoreUrl>(),
-            Err(ParseStoreUrlError::UnsupportedScheme(_))
-        ));
+    fn parses_postgres_and_redis_urls_only() {
+        assert!(
+            "postgres://postgres@127.0.0.1:5432/taskhub"
+                .parse::<PostgresUrl>()
+                .is_ok()
+        );
+        assert!("postgresql://db/taskhub".parse::<PostgresUrl>().is_ok());
+        assert!("sqlite://x.db".parse::<PostgresUrl>().is_err());
+        assert!("postgres://db:notaport/x".parse::<PostgresUrl>().is_err());
         assert!("redis://127.0.0.1:6379/0".parse::<RedisUrl>().is_ok());
         assert!("http://127.0.0.1".parse::<RedisUrl>().is_err());
     }
 
     #[test]
     fn passwords_never_show() {
-        let url: StoreUrl = "postgres://app:s3cret@db:5432/taskhub"
+        let url: PostgresUrl = "postgres://app:s3cret@db:5432/taskhub"
             .parse()
             .expect("valid");
         assert_eq!(url.to_string(), "postgres://app:***@db:5432/taskhub");

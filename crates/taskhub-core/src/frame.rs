@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::mercure::{MercureFields, native_id};
+use crate::mercure::{self, MercureFields};
 use crate::{EventId, EventType, Timestamp, Topic};
 
 /// The comment sent after every idle keepalive interval.
@@ -77,7 +77,8 @@ impl EventFrame {
         }
     }
 
-    /// Marks the event as published through Mercure, with what Mercure adds to it.
+    /// Marks the event as published through Mercure, with what Mercure adds to it (its
+    /// data as published included, so the Mercure encoding never parses the envelope).
     pub fn with_mercure(mut self, fields: Option<MercureFields>) -> Self {
         self.mercure = fields.map(Box::new);
         self
@@ -120,8 +121,7 @@ impl EventFrame {
     /// The envelope JSON: the `data:` line's value.
     pub fn envelope(&self) -> &str {
         let json = &self.bytes[self.envelope_start..self.bytes.len() - 2];
-        // Built from a `&str` in `new`, so always UTF-8.
-        std::str::from_utf8(json).unwrap_or_default()
+        std::str::from_utf8(json).expect("the envelope was copied in from a `&str` in `new`")
     }
 
     /// What a Mercure publisher gave beyond the envelope, if the event came from one.
@@ -139,75 +139,13 @@ impl EventFrame {
         mercure.into_iter().flatten().chain(native)
     }
 
-    /// The event as a Mercure stream writes it (draft-07): an update's own id, `event:`
-    /// only when it has a type, `retry:` when it asked for one, and its data one `data:`
-    /// line per line. A native event is `id: #<id>` and its envelope as the data, with no
-    /// `event:` line, so `onmessage` receives it (the envelope names its type).
+    /// The event as a Mercure stream writes it (`mercure::encode`): an update's own id,
+    /// type, retry and data as published; a native event's `#<id>` and envelope.
     pub fn mercure(&self) -> Bytes {
         self.mercure_bytes
-            .get_or_init(|| self.encode_mercure())
+            .get_or_init(|| mercure::encode::event(self.id, self.envelope(), self.mercure_fields()))
             .clone()
     }
-
-    fn encode_mercure(&self) -> Bytes {
-        let envelope = self.envelope();
-        let mut buf = BytesMut::with_capacity(envelope.len() + 64);
-        let Some(fields) = &self.mercure else {
-            put_line(&mut buf, "id: ", &native_id(self.id));
-            put_line(&mut buf, "data: ", envelope);
-            buf.put_u8(b'\n');
-            return buf.freeze();
-        };
-        put_line(&mut buf, "id: ", fields.id.as_str());
-        if let Some(update_type) = &fields.update_type {
-            put_line(&mut buf, "event: ", update_type.as_str());
-        }
-        if let Some(retry) = fields.retry {
-            put_line(&mut buf, "retry: ", &retry.to_string());
-        }
-        // A Mercure update's envelope holds its data as a JSON string.
-        #[derive(serde::Deserialize)]
-        struct Data {
-            data: String,
-        }
-        let data =
-            serde_json::from_str::<Data>(envelope).map_or_else(|_| envelope.into(), |d| d.data);
-        for line in lines(&data) {
-            put_line(&mut buf, "data: ", line);
-        }
-        buf.put_u8(b'\n');
-        buf.freeze()
-    }
-}
-
-fn put_line(buf: &mut BytesMut, field: &str, value: &str) {
-    buf.put_slice(field.as_bytes());
-    buf.put_slice(value.as_bytes());
-    buf.put_u8(b'\n');
-}
-
-/// `text` split at every `\r\n`, `\r` and `\n`, as an SSE parser splits lines; empty
-/// lines are kept, so the subscriber rebuilds the data exactly (line ends become `\n`).
-fn lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = Some(text);
-    std::iter::from_fn(move || {
-        let current = rest?;
-        match current.find(['\r', '\n']) {
-            Some(at) => {
-                let skip = if current[at..].starts_with("\r\n") {
-                    2
-                } else {
-                    1
-                };
-                rest = Some(&current[at + skip..]);
-                Some(&current[..at])
-            }
-            None => {
-                rest = None;
-                Some(current)
-            }
-        }
-    })
 }
 
 /// The envelope of the seed's clients: `{"id","event","topic"?,"data","timestamp"}`.
@@ -247,8 +185,8 @@ pub fn envelope_tail(
         data,
         timestamp: timestamp.to_string(),
     };
-    // Serialising borrowed strings and raw JSON into a `String` cannot fail.
-    let mut json = serde_json::to_string(&tail).unwrap_or_default();
+    let mut json = serde_json::to_string(&tail)
+        .expect("borrowed strings and raw JSON always serialise into a `String`");
     json.remove(0);
     json
 }
@@ -375,9 +313,9 @@ mod tests {
                 .collect(),
             update_type: Some(crate::mercure::UpdateType::parse("note").expect("valid")),
             retry: Some(7000),
+            data: "one\r\ntwo\n\nthree\rfour\n".into(),
         };
-        let update = frame(serde_json::json!("one\r\ntwo\n\nthree\rfour\n"), None)
-            .with_mercure(Some(fields));
+        let update = frame(serde_json::json!(fields.data), None).with_mercure(Some(fields));
         assert_eq!(
             update.mercure(),
             "id: id-[\"x\"]\nevent: note\nretry: 7000\ndata: one\ndata: two\ndata: \n\
@@ -387,8 +325,6 @@ mod tests {
             update.mercure_topics().collect::<Vec<_>>(),
             ["https://a/1", "https://alt/1"]
         );
-        assert_eq!(lines("").collect::<Vec<_>>(), [""]);
-        assert_eq!(lines("a").collect::<Vec<_>>(), ["a"]);
     }
 
     #[test]

@@ -23,10 +23,11 @@ fn update_type() -> impl Strategy<Value = Option<UpdateType>> {
     prop::option::of("[^\\p{Cc}]{1,20}".prop_map(|t| UpdateType::parse(&t).expect("valid")))
 }
 
-/// An update as the Mercure publish stores it: its data a JSON string in the envelope.
-fn update(position: u64, fields: MercureFields, data: &str) -> EventFrame {
+/// An update as the Mercure publish commits it: its data a JSON string in the envelope,
+/// and as published in its fields.
+fn update(position: u64, fields: MercureFields) -> EventFrame {
     let id = EventId::new(position);
-    let data = to_raw_value(data).expect("serialisable");
+    let data = to_raw_value(&fields.data).expect("serialisable");
     let event_type = EventType::message();
     let envelope = envelope_json(id, &event_type, None, &data, Timestamp::now());
     EventFrame::new(id, event_type, None, false, &envelope).with_mercure(Some(fields))
@@ -48,8 +49,9 @@ proptest! {
                 topics: vec![MercureTopic::parse("https://example.com/t").expect("valid")],
                 update_type: update_type.clone(),
                 retry: *retry,
+                data: data.as_str().into(),
             };
-            wire.extend_from_slice(&update(position as u64 + 1, fields, data).mercure());
+            wire.extend_from_slice(&update(position as u64 + 1, fields).mercure());
             wire.extend_from_slice(KEEPALIVE);
         }
         // A native event after them.

@@ -60,13 +60,14 @@ proptest! {
         let update_type = UpdateType::parse(&update_type).ok();
         let event_id = EventId::new(3);
         let event_type = EventType::message();
-        let raw = serde_json::value::to_raw_value(&Value::String(data)).expect("JSON");
+        let raw = serde_json::value::to_raw_value(&data).expect("JSON");
         let envelope = envelope_json(event_id, &event_type, None, &raw, Timestamp::now());
         let fields = MercureFields {
             id: id.clone(),
             topics: vec![MercureTopic::parse("t").expect("valid")],
             update_type: update_type.clone(),
             retry,
+            data: data.into(),
         };
         let frame = EventFrame::new(event_id, event_type, None, false, &envelope).with_mercure(Some(fields));
         wire_check::assert_clean(&frame.bytes(true));

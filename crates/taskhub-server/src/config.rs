@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::auth::JwtConfig;
-use crate::backend::{RedisUrl, StoreUrl};
+use taskhub_cluster::RedisUrl;
+
+use crate::backend::StoreUrl;
 use crate::client_addr::TrustedProxies;
 use crate::edge::cors::CorsOrigins;
 use crate::mercure::MercureConfig;

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use serde_json::Value;
-use taskhub_store::NewEvent;
+use taskhub_engine::NewEvent;
 
 use crate::api::{events, tasks};
 use crate::auth::{JwtConfig, Verifier, grants};

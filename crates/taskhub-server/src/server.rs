@@ -11,8 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use taskhub_cluster::{ClusterError, PgTasks, RedisLog};
-use taskhub_store::{CommitSink, Store, StoreError, StoreOptions};
+use taskhub_engine::CommitSink;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
@@ -20,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::auth::{JwtConfigError, TaskhubTokens};
-use crate::backend::{EventLog, StoreUrl, TaskStore};
+use crate::backend::{self, OpenError};
 use crate::config::{Config, ConfigError};
 use crate::connections::{self, ConnectionLimits};
 use crate::hub::Hub;
@@ -45,21 +44,8 @@ pub enum StartError {
     Jwt(#[from] JwtConfigError),
     #[error("invalid Mercure settings: {0}")]
     Mercure(#[from] MercureConfigError),
-    #[error("cannot open the store: {0}")]
-    Store(#[from] StoreError),
-    #[error("cannot start in cluster mode: {0}")]
-    Cluster(#[from] ClusterError),
-    #[error(
-        "--redis-url puts the events in Redis, but the tasks would stay in this node's SQLite \
-         file ({0}), which other nodes cannot see, and a task change and its event could not \
-         commit together. In cluster mode use a postgres:// --database-url"
-    )]
-    RedisWithSqlite(String),
-    #[error(
-        "a postgres:// --database-url is cluster mode, which keeps the events in Redis: \
-         add --redis-url (or use a sqlite:// database for a single node)"
-    )]
-    PostgresWithoutRedis,
+    #[error(transparent)]
+    Engine(#[from] OpenError),
     #[error("{0}")]
     Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
@@ -77,9 +63,6 @@ pub struct Server {
     /// Set when serving HTTPS (`--tls-cert`).
     tls: Option<Arc<ServerConfig>>,
 }
-
-/// How many read-only SQLite connections replay and task queries share.
-const STORE_READERS: usize = 4;
 
 impl Server {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
@@ -103,32 +86,7 @@ impl Server {
             let hub = Arc::clone(&hub);
             Box::new(move |frame| hub.publish(frame))
         };
-        let (events, tasks) = match (&config.database_url, &config.redis_url) {
-            (StoreUrl::Sqlite(url), None) => {
-                let options = StoreOptions {
-                    history_size: config.history_size,
-                    readers: STORE_READERS,
-                };
-                let store = Store::open(url, options, sink)?;
-                (EventLog::Sqlite(store.clone()), TaskStore::Sqlite(store))
-            }
-            (StoreUrl::Postgres(postgres), Some(redis)) => {
-                let log = RedisLog::connect(redis, config.history_size, config.client_buffer, sink)
-                    .await?;
-                let tasks = match PgTasks::connect(postgres, log.clone()).await {
-                    Ok(tasks) => tasks,
-                    Err(e) => {
-                        log.close().await;
-                        return Err(e.into());
-                    }
-                };
-                (EventLog::Redis(log), TaskStore::Postgres(tasks))
-            }
-            (StoreUrl::Sqlite(url), Some(_)) => {
-                return Err(StartError::RedisWithSqlite(url.to_string()));
-            }
-            (StoreUrl::Postgres(_), None) => return Err(StartError::PostgresWithoutRedis),
-        };
+        let (events, tasks) = backend::open(&config, sink).await?;
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| StartError::Bind {

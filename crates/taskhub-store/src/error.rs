@@ -1,18 +1,49 @@
-//! The store's error type.
+//! The SQLite engine's failures, and what each one tells a caller ([`EngineError`]).
 
-/// Why the store could not do what was asked. None of these say anything was stored.
+use taskhub_engine::EngineError;
+
+/// Why SQLite could not do what was asked. None of these say anything was stored: a
+/// failing statement rolls back its savepoint, a failing `COMMIT` its whole group.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite failed (disk full, I/O error, locked file, corrupt row…).
-    #[error("the event store is unavailable: {0}")]
+pub(crate) enum SqliteError {
+    /// SQLite failed (disk full, I/O error, locked file…).
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file cannot be opened, locked or migrated, or the writer cannot start.
+    #[error("{0}")]
     Unavailable(String),
-    /// The store is shutting down or its writer has stopped.
-    #[error("the event store is closed")]
-    Closed,
+    /// A row TaskHub did not write; the message says what is corrupt.
+    #[error("{0}")]
+    Corrupt(String),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        Self::Unavailable(error.to_string())
+impl From<SqliteError> for EngineError {
+    fn from(error: SqliteError) -> Self {
+        match error {
+            SqliteError::Corrupt(detail) => Self::Corrupt(detail),
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_failures_store_nothing_and_corrupt_rows_say_so() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("database is locked".into()),
+        );
+        let error = EngineError::from(SqliteError::from(busy));
+        assert!(matches!(&error, EngineError::Unavailable(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "the event store is unavailable: database is locked"
+        );
+        let corrupt = EngineError::from(SqliteError::Corrupt("event 3: corrupt type".into()));
+        assert!(matches!(corrupt, EngineError::Corrupt(_)));
+        assert!(!corrupt.may_have_applied());
     }
 }

@@ -9,18 +9,11 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension};
 use taskhub_core::mercure::{MercureFields, ResumePoint};
 use taskhub_core::{EventFrame, EventId, EventType, Topic};
+use taskhub_engine::{EngineError, Replay};
 use tokio::sync::Semaphore;
 
-use crate::{DatabaseUrl, StoreError, schema};
-
-/// The result of asking for the events after an id.
-#[derive(Debug)]
-pub enum Replay {
-    /// The next events after the id, in order; fewer than asked means caught up.
-    Events(Vec<Arc<EventFrame>>),
-    /// The id was never issued here, or its successors were already trimmed.
-    Unavailable,
-}
+use crate::error::SqliteError;
+use crate::{DatabaseUrl, schema};
 
 #[derive(Debug)]
 pub(crate) struct ReadPool {
@@ -43,13 +36,13 @@ impl ReadPool {
     /// Runs a query on a pooled connection, on tokio's blocking threads.
     pub(crate) async fn run<T: Send + 'static>(
         self: &Arc<Self>,
-        query: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
+        query: impl FnOnce(&Connection) -> Result<T, SqliteError> + Send + 'static,
+    ) -> Result<T, EngineError> {
         let permit = self
             .permits
             .acquire()
             .await
-            .map_err(|_| StoreError::Closed)?;
+            .map_err(|_| EngineError::Closed)?;
         let pool = Arc::clone(self);
         let result = tokio::task::spawn_blocking(move || {
             let conn = match pool.take_idle() {
@@ -61,9 +54,9 @@ impl ReadPool {
             result
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?;
+        .map_err(|e| EngineError::Unavailable(format!("read task failed: {e}")))?;
         drop(permit);
-        result
+        Ok(result?)
     }
 
     fn take_idle(&self) -> Option<Connection> {
@@ -83,7 +76,7 @@ pub(crate) fn replay(
     conn: &Connection,
     after: EventId,
     limit: usize,
-) -> Result<Replay, StoreError> {
+) -> Result<Replay, SqliteError> {
     let tx = conn.unchecked_transaction()?;
     if !History::read(&tx)?.resumable(after) {
         return Ok(Replay::Unavailable);
@@ -105,16 +98,16 @@ pub(crate) fn replay(
     let mut frames = Vec::new();
     for row in rows {
         let (id, event, topic, private, envelope, mercure) = row?;
-        let corrupt = |what: String| StoreError::Unavailable(format!("event {id}: corrupt {what}"));
+        let corrupt = |what: String| SqliteError::Corrupt(format!("event {id}: corrupt {what}"));
         let event_type = EventType::parse(&event).map_err(|e| corrupt(format!("type: {e}")))?;
         let topic = topic
             .map(|t| Topic::parse(&t))
             .transpose()
             .map_err(|e| corrupt(format!("topic: {e}")))?;
         let mercure = mercure
-            .map(|json| serde_json::from_str::<MercureFields>(&json))
+            .map(|stored| MercureFields::from_stored(&stored, &envelope))
             .transpose()
-            .map_err(|e| corrupt(format!("Mercure fields: {e}")))?;
+            .map_err(|e| corrupt(e.to_string()))?;
         frames.push(Arc::new(
             EventFrame::new(EventId::new(id), event_type, topic, private, &envelope)
                 .with_mercure(mercure),
@@ -130,7 +123,7 @@ pub(crate) fn replay(
 pub(crate) fn locate(
     conn: &Connection,
     point: &ResumePoint,
-) -> Result<Option<EventId>, StoreError> {
+) -> Result<Option<EventId>, SqliteError> {
     let tx = conn.unchecked_transaction()?;
     let history = History::read(&tx)?;
     Ok(match point {
@@ -154,7 +147,7 @@ struct History {
 }
 
 impl History {
-    fn read(tx: &rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
+    fn read(tx: &rusqlite::Transaction<'_>) -> Result<Self, SqliteError> {
         Ok(tx.query_row(
             "SELECT last_event_id, (SELECT MIN(id) FROM events) FROM event_log",
             [],

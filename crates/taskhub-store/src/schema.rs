@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{DatabaseUrl, StoreError};
+use crate::DatabaseUrl;
+use crate::error::SqliteError;
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -49,7 +50,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Each server keeps the last event id in memory and owns the only writer, so two servers
 /// on one file would hand out the same ids. The lock is the kernel's (`flock`): it is
 /// released when the process ends, even by SIGKILL.
-pub(crate) fn lock_exclusive(url: &DatabaseUrl) -> Result<std::fs::File, StoreError> {
+pub(crate) fn lock_exclusive(url: &DatabaseUrl) -> Result<std::fs::File, SqliteError> {
     let mut path = url.path().as_os_str().to_owned();
     path.push(".lock");
     let file = std::fs::OpenOptions::new()
@@ -58,17 +59,17 @@ pub(crate) fn lock_exclusive(url: &DatabaseUrl) -> Result<std::fs::File, StoreEr
         .write(true)
         .open(&path)
         .map_err(|e| {
-            StoreError::Unavailable(format!("cannot open {}: {e}", path.to_string_lossy()))
+            SqliteError::Unavailable(format!("cannot open {}: {e}", path.to_string_lossy()))
         })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+        Err(std::fs::TryLockError::WouldBlock) => Err(SqliteError::Unavailable(format!(
             "another TaskHub server is already using {}: several servers cannot share one \
              SQLite file (each would hand out the same event ids). To run several nodes, \
              use --redis-url and a postgres:// --database-url (see docs/cluster.md)",
             url.path().display()
         ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Unavailable(format!(
+        Err(std::fs::TryLockError::Error(e)) => Err(SqliteError::Unavailable(format!(
             "cannot lock {}: {e}",
             path.to_string_lossy()
         ))),
@@ -76,7 +77,7 @@ pub(crate) fn lock_exclusive(url: &DatabaseUrl) -> Result<std::fs::File, StoreEr
 }
 
 /// Opens the writer's connection: creates the file, turns on WAL and migrates.
-pub(crate) fn open_writer(url: &DatabaseUrl) -> Result<Connection, StoreError> {
+pub(crate) fn open_writer(url: &DatabaseUrl) -> Result<Connection, SqliteError> {
     let mut conn = Connection::open(url.path())?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // WAL: readers never block the writer. FULL: a commit is on disk before we answer.
@@ -88,17 +89,17 @@ pub(crate) fn open_writer(url: &DatabaseUrl) -> Result<Connection, StoreError> {
 }
 
 /// Opens a read-only connection for replay and queries.
-pub(crate) fn open_reader(url: &DatabaseUrl) -> Result<Connection, StoreError> {
+pub(crate) fn open_reader(url: &DatabaseUrl) -> Result<Connection, SqliteError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(url.path(), flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(conn)
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+fn migrate(conn: &mut Connection) -> Result<(), SqliteError> {
     let applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if applied > MIGRATIONS.len() {
-        return Err(StoreError::Unavailable(format!(
+        return Err(SqliteError::Unavailable(format!(
             "the database was written by a newer TaskHub (schema {applied}, this build knows {})",
             MIGRATIONS.len()
         )));

@@ -1,32 +1,14 @@
-//! Task rows: the statements behind the tasks API, and the event each change records.
+//! Task rows: the statements behind the tasks API.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde_json::json;
-use serde_json::value::to_raw_value;
-use taskhub_core::{EventType, Task, TaskId, TaskStatus, Timestamp, Topic};
+use taskhub_core::{Task, TaskId, TaskStatus, Timestamp};
+use taskhub_engine::{NewTask, TaskPatch};
 
-use crate::{NewEvent, StoreError};
-
-/// `POST /tasks`, validated.
-#[derive(Debug, Clone)]
-pub struct NewTask {
-    pub title: String,
-    pub description: Option<String>,
-    pub status: TaskStatus,
-}
-
-/// `PATCH /tasks/{id}`, validated: `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct TaskPatch {
-    pub title: Option<String>,
-    /// `Some(None)` clears the description.
-    pub description: Option<Option<String>>,
-    pub status: Option<TaskStatus>,
-}
+use crate::error::SqliteError;
 
 const COLUMNS: &str = "id, title, description, status, created_at, updated_at";
 
-pub(crate) fn get(conn: &Connection, id: TaskId) -> Result<Option<Task>, StoreError> {
+pub(crate) fn get(conn: &Connection, id: TaskId) -> Result<Option<Task>, SqliteError> {
     let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1");
     let task = conn
         .prepare_cached(&sql)?
@@ -38,14 +20,14 @@ pub(crate) fn get(conn: &Connection, id: TaskId) -> Result<Option<Task>, StoreEr
 pub(crate) fn list(
     conn: &Connection,
     status: Option<&TaskStatus>,
-) -> Result<Vec<Task>, StoreError> {
+) -> Result<Vec<Task>, SqliteError> {
     let sql = format!("SELECT {COLUMNS} FROM tasks WHERE ?1 IS NULL OR status = ?1 ORDER BY id");
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map([status.map(TaskStatus::as_str)], from_row)?;
     rows.map(|row| row?).collect()
 }
 
-pub(crate) fn insert(conn: &Connection, task: NewTask) -> Result<Task, StoreError> {
+pub(crate) fn insert(conn: &Connection, task: NewTask) -> Result<Task, SqliteError> {
     let now = Timestamp::now().to_string();
     conn.prepare_cached(
         "INSERT INTO tasks (title, description, status, created_at, updated_at) \
@@ -71,20 +53,11 @@ pub(crate) fn update(
     conn: &Connection,
     id: TaskId,
     patch: TaskPatch,
-) -> Result<Option<Task>, StoreError> {
+) -> Result<Option<Task>, SqliteError> {
     let Some(mut task) = get(conn, id)? else {
         return Ok(None);
     };
-    if let Some(title) = patch.title {
-        task.title = title;
-    }
-    if let Some(description) = patch.description {
-        task.description = description;
-    }
-    if let Some(status) = patch.status {
-        task.status = status;
-    }
-    task.updated_at = Timestamp::now().to_string();
+    patch.apply(&mut task, Timestamp::now());
     conn.prepare_cached(
         "UPDATE tasks SET title = ?2, description = ?3, status = ?4, updated_at = ?5 WHERE id = ?1",
     )?
@@ -98,7 +71,7 @@ pub(crate) fn update(
     Ok(Some(task))
 }
 
-pub(crate) fn delete(conn: &Connection, id: TaskId) -> Result<Option<Task>, StoreError> {
+pub(crate) fn delete(conn: &Connection, id: TaskId) -> Result<Option<Task>, SqliteError> {
     let Some(task) = get(conn, id)? else {
         return Ok(None);
     };
@@ -107,30 +80,13 @@ pub(crate) fn delete(conn: &Connection, id: TaskId) -> Result<Option<Task>, Stor
     Ok(Some(task))
 }
 
-/// The event a task change records: topic `tasks/{id}`, data with the seed's `task_id` and
-/// `status` fields plus the whole task.
-pub fn event(event_type: EventType, task: &Task) -> Result<NewEvent, StoreError> {
-    Ok(NewEvent {
-        event_type,
-        topic: Some(Topic::for_task(task.id)),
-        private: false,
-        data: to_raw_value(&json!({
-            "task_id": task.id.to_string(),
-            "status": task.status.as_str(),
-            "task": task,
-        }))
-        .map_err(|e| StoreError::Unavailable(format!("cannot encode task {}: {e}", task.id)))?,
-        mercure: None,
-    })
-}
-
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Task, StoreError>> {
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Task, SqliteError>> {
     let status: String = row.get(3)?;
     let status = match TaskStatus::parse(&status) {
         Ok(status) => status,
         Err(e) => {
             let corrupt = format!("corrupt task status {status:?}: {e}");
-            return Ok(Err(StoreError::Unavailable(corrupt)));
+            return Ok(Err(SqliteError::Corrupt(corrupt)));
         }
     };
     Ok(Ok(Task {

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use rusqlite::{Connection, TransactionBehavior, params};
 use taskhub_core::frame::envelope_json;
 use taskhub_core::{EventFrame, EventId, EventType, Task, Timestamp};
+use taskhub_engine::{CommitSink, EngineError, NewEvent, NewTask, TaskPatch, task_event};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
-use crate::tasks::{self, NewTask, TaskPatch};
-use crate::{CommitSink, NewEvent, StoreError};
+use crate::error::SqliteError;
+use crate::tasks;
 
 /// Most operations committed in one transaction; bounds latency under a flood.
 const MAX_BATCH: usize = 512;
@@ -34,15 +35,15 @@ pub(crate) enum WriteOp {
 pub(crate) enum Write {
     Publish {
         events: Vec<NewEvent>,
-        reply: oneshot::Sender<Result<Vec<EventId>, StoreError>>,
+        reply: oneshot::Sender<Result<Vec<EventId>, EngineError>>,
     },
     Task {
         command: TaskCommand,
-        reply: oneshot::Sender<Result<Option<Task>, StoreError>>,
+        reply: oneshot::Sender<Result<Option<Task>, EngineError>>,
     },
     /// Writes nothing; answered `Ok` once its group commits, proving writes work.
     Ping {
-        reply: oneshot::Sender<Result<(), StoreError>>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
     },
 }
 
@@ -66,20 +67,20 @@ pub(crate) enum TaskCommand {
 /// An operation's answer, held until the whole group has committed.
 enum Staged {
     Publish(
-        oneshot::Sender<Result<Vec<EventId>, StoreError>>,
-        Result<Vec<EventId>, StoreError>,
+        oneshot::Sender<Result<Vec<EventId>, EngineError>>,
+        Result<Vec<EventId>, SqliteError>,
     ),
     Task(
-        oneshot::Sender<Result<Option<Task>, StoreError>>,
-        Result<Option<Task>, StoreError>,
+        oneshot::Sender<Result<Option<Task>, EngineError>>,
+        Result<Option<Task>, SqliteError>,
     ),
-    Ping(oneshot::Sender<Result<(), StoreError>>),
+    Ping(oneshot::Sender<Result<(), EngineError>>),
 }
 
 impl Staged {
     /// After a failed commit nothing the group did happened.
-    fn fail(self, error: &StoreError) {
-        let error = || StoreError::Unavailable(error.to_string());
+    fn fail(self, error: &SqliteError) {
+        let error = || EngineError::Unavailable(error.to_string());
         match self {
             Self::Publish(reply, _) => drop(reply.send(Err(error()))),
             Self::Task(reply, _) => drop(reply.send(Err(error()))),
@@ -89,8 +90,8 @@ impl Staged {
 
     fn answer(self) {
         match self {
-            Self::Publish(reply, result) => drop(reply.send(result)),
-            Self::Task(reply, result) => drop(reply.send(result)),
+            Self::Publish(reply, result) => drop(reply.send(result.map_err(Into::into))),
+            Self::Task(reply, result) => drop(reply.send(result.map_err(Into::into))),
             Self::Ping(reply) => drop(reply.send(Ok(()))),
         }
     }
@@ -112,7 +113,7 @@ pub(crate) fn spawn(
     lock: std::fs::File,
     history_size: u64,
     sink: CommitSink,
-) -> Result<mpsc::Sender<WriteOp>, StoreError> {
+) -> Result<mpsc::Sender<WriteOp>, SqliteError> {
     let last_id: u64 =
         conn.query_row("SELECT last_event_id FROM event_log", [], |row| row.get(0))?;
     let writer = Writer {
@@ -126,7 +127,7 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("taskhub-writer".into())
         .spawn(move || writer.run(receiver))
-        .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        .map_err(|e| SqliteError::Unavailable(format!("cannot start the writer thread: {e}")))?;
     Ok(sender)
 }
 
@@ -191,7 +192,7 @@ impl Writer {
         staged: &mut Vec<Staged>,
         frames: &mut Vec<Arc<EventFrame>>,
         close: &mut Option<oneshot::Sender<()>>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SqliteError> {
         let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -245,23 +246,15 @@ impl Writer {
     }
 }
 
-/// Inserts one event with the next id and encodes its frame.
+/// Inserts one event with the next id and encodes its frame. A Mercure update's frame
+/// keeps its fields as published (its data too), so nothing is read back from the row.
 fn append(
     conn: &Connection,
     last_id: &mut EventId,
     event: NewEvent,
     frames: &mut Vec<Arc<EventFrame>>,
-) -> Result<EventId, StoreError> {
+) -> Result<EventId, SqliteError> {
     let id = last_id.next();
-    let mercure = event
-        .mercure
-        .as_ref()
-        .map(|fields| {
-            serde_json::to_string(fields)
-                .map(|json| (fields.id.as_str(), json))
-                .map_err(|e| StoreError::Unavailable(format!("cannot encode an update: {e}")))
-        })
-        .transpose()?;
     let envelope = envelope_json(
         id,
         &event.event_type,
@@ -279,8 +272,8 @@ fn append(
         event.topic.as_ref().map(|t| t.as_str()),
         event.private,
         envelope,
-        mercure.as_ref().map(|(update_id, _)| *update_id),
-        mercure.as_ref().map(|(_, json)| json),
+        event.mercure.as_ref().map(|fields| fields.id.as_str()),
+        event.mercure.as_ref().map(|fields| fields.to_stored()),
     ])?;
     frames.push(Arc::new(
         EventFrame::new(id, event.event_type, event.topic, event.private, &envelope)
@@ -295,7 +288,7 @@ fn apply_task(
     last_id: &mut EventId,
     command: TaskCommand,
     frames: &mut Vec<Arc<EventFrame>>,
-) -> Result<Option<Task>, StoreError> {
+) -> Result<Option<Task>, SqliteError> {
     let (task, event_type) = match command {
         TaskCommand::Create(new) => (Some(tasks::insert(conn, new)?), EventType::task_created()),
         TaskCommand::Update(id, patch) => {
@@ -304,7 +297,7 @@ fn apply_task(
         TaskCommand::Delete(id) => (tasks::delete(conn, id)?, EventType::task_deleted()),
     };
     if let Some(task) = &task {
-        append(conn, last_id, tasks::event(event_type, task)?, frames)?;
+        append(conn, last_id, task_event(event_type, task), frames)?;
     }
     Ok(task)
 }

@@ -6,19 +6,23 @@ use std::sync::{Arc, Mutex};
 use serde_json::value::to_raw_value;
 use taskhub_core::mercure::{MercureFields, MercureTopic, ResumePoint, UpdateId};
 use taskhub_core::{EventFrame, EventId, EventType};
-use taskhub_store::{DatabaseUrl, NewEvent, Replay, Store, StoreOptions};
+use taskhub_engine::{EngineError, EventLog, NewEvent, Replay};
+use taskhub_store::{DatabaseUrl, Store, StoreOptions};
+
+const DATA: &str = "line one\nline two";
 
 fn update(id: &str) -> NewEvent {
     NewEvent {
         event_type: EventType::parse("message").expect("valid"),
         topic: None,
         private: false,
-        data: to_raw_value("line one\nline two").expect("serialisable"),
+        data: to_raw_value(DATA).expect("serialisable"),
         mercure: Some(MercureFields {
             id: UpdateId::parse(id).expect("valid"),
             topics: vec![MercureTopic::parse("https://example.com/a").expect("valid")],
             update_type: None,
             retry: Some(100),
+            data: DATA.into(),
         }),
     }
 }
@@ -33,8 +37,12 @@ fn native() -> NewEvent {
     }
 }
 
+fn database(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("t.db")
+}
+
 fn open(dir: &tempfile::TempDir, history_size: u64) -> (Store, Arc<Mutex<Vec<Arc<EventFrame>>>>) {
-    let url: DatabaseUrl = format!("sqlite://{}", dir.path().join("t.db").display())
+    let url: DatabaseUrl = format!("sqlite://{}", database(dir).display())
         .parse()
         .expect("url");
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -131,5 +139,27 @@ async fn update_ids_are_located_at_their_newest_use_and_survive_a_restart() {
         store.locate(ResumePoint::parse("#3")).await.expect("ok"),
         None
     );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_mercure_row_whose_data_is_not_what_taskhub_wrote_fails_its_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = open(&dir, 100);
+    store.publish(vec![update("u1")]).await.expect("stored");
+    store.close().await;
+    let conn = rusqlite::Connection::open(database(&dir)).expect("opens");
+    conn.execute(
+        "UPDATE events SET envelope = replace(envelope, '\"data\":\"', '\"data\":[\"') WHERE id = 1",
+        [],
+    )
+    .expect("damaged");
+    drop(conn);
+
+    let (store, _) = open(&dir, 100);
+    match store.replay(EventId::ZERO, 10).await {
+        Err(EngineError::Corrupt(detail)) => assert!(detail.contains("event 1"), "{detail}"),
+        other => panic!("a corrupt row must fail loudly, got {other:?}"),
+    }
     store.close().await;
 }

@@ -12,16 +12,19 @@ mod schema;
 use std::sync::Arc;
 
 use taskhub_core::{EventType, Task, TaskId, TaskStatus, Timestamp};
-use taskhub_store::{NewTask, TaskPatch, task_event};
+use taskhub_engine::{EngineError, NewTask, TaskPatch, TaskStore, task_event};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_postgres::{GenericClient, Row};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::entry;
+use crate::error::ClusterError;
 use crate::failpoint::{self, RELAY_AFTER_COMMIT};
+use crate::log::RedisLog;
 use crate::relay::Relay;
-use crate::{ClusterError, PostgresUrl, RedisLog, entry};
+use crate::url::PostgresUrl;
 use pool::Pool;
 
 /// Connections per node.
@@ -53,7 +56,11 @@ enum Change {
 
 impl PgTasks {
     /// Connects, migrates the schema and starts this node's outbox sweeper.
-    pub async fn connect(url: &PostgresUrl, log: RedisLog) -> Result<Self, ClusterError> {
+    pub async fn connect(url: &PostgresUrl, log: RedisLog) -> Result<Self, EngineError> {
+        Ok(Self::start(url, log).await?)
+    }
+
+    async fn start(url: &PostgresUrl, log: RedisLog) -> Result<Self, ClusterError> {
         let config: tokio_postgres::Config = url.as_str().parse()?;
         let pool = Arc::new(Pool::new(config, POOL_SIZE));
         let database = schema::migrate(&mut *pool.get().await?).await?;
@@ -75,28 +82,42 @@ impl PgTasks {
         })
     }
 
-    /// Creates a task; its `task_created` event follows through the outbox.
-    pub async fn create_task(&self, task: NewTask) -> Result<Task, ClusterError> {
-        self.change(Change::Create(task))
-            .await?
-            .ok_or_else(|| ClusterError::corrupt("task database", "the created task vanished"))
+    async fn change(&self, change: Change) -> Result<Option<Task>, ClusterError> {
+        // Refuse while the event could not follow: nothing is written, nothing claimed.
+        self.inner.relay.log.ready().await?;
+        let mut client = self.inner.pool.get().await?;
+        let tx = client.transaction().await?;
+        let (task, event_type) = match change {
+            Change::Create(new) => (Some(insert(&tx, new).await?), EventType::task_created()),
+            Change::Update(id, patch) => (update(&tx, id, patch).await?, EventType::task_updated()),
+            Change::Delete(id) => (delete(&tx, id).await?, EventType::task_deleted()),
+        };
+        // No such task: the transaction rolls back when dropped.
+        let Some(task) = task else { return Ok(None) };
+        let fields = entry::fields(&task_event(event_type, &task), Timestamp::now());
+        tx.execute(
+            "INSERT INTO taskhub_outbox (task_id, event, topic, private, tail) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &task.id.get(),
+                &fields.event_type,
+                &fields.topic,
+                &fields.private,
+                &fields.tail,
+            ],
+        )
+        .await?;
+        tx.commit().await.map_err(ClusterError::commit)?;
+        drop(client);
+        failpoint::hit(RELAY_AFTER_COMMIT);
+        if let Err(e) = self.inner.relay.task(task.id.get()).await {
+            // Committed: the change stands and the sweep relays its event later.
+            warn!(task_id = %task.id, error = %e, "cannot relay a task event now; the outbox sweep will");
+        }
+        Ok(Some(task))
     }
 
-    /// Applies a patch (`task_updated`); `None` when there is no such task.
-    pub async fn update_task(
-        &self,
-        id: TaskId,
-        patch: TaskPatch,
-    ) -> Result<Option<Task>, ClusterError> {
-        self.change(Change::Update(id, patch)).await
-    }
-
-    /// Deletes a task (`task_deleted`); `None` when there is no such task.
-    pub async fn delete_task(&self, id: TaskId) -> Result<Option<Task>, ClusterError> {
-        self.change(Change::Delete(id)).await
-    }
-
-    pub async fn get_task(&self, id: TaskId) -> Result<Option<Task>, ClusterError> {
+    async fn select(&self, id: TaskId) -> Result<Option<Task>, ClusterError> {
         let client = self.inner.pool.get().await?;
         let sql = format!("SELECT {COLUMNS} FROM taskhub_tasks WHERE id = $1");
         client
@@ -106,7 +127,7 @@ impl PgTasks {
             .transpose()
     }
 
-    pub async fn list_tasks(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, ClusterError> {
+    async fn select_all(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, ClusterError> {
         let client = self.inner.pool.get().await?;
         let sql = format!(
             "SELECT {COLUMNS} FROM taskhub_tasks WHERE $1::TEXT IS NULL OR status = $1 ORDER BY id"
@@ -120,8 +141,7 @@ impl PgTasks {
             .collect()
     }
 
-    /// Whether PostgreSQL answers (for `/readyz`).
-    pub async fn ping(&self) -> Result<(), ClusterError> {
+    async fn reachable(&self) -> Result<(), ClusterError> {
         self.inner
             .pool
             .get()
@@ -130,50 +150,45 @@ impl PgTasks {
             .await?;
         Ok(())
     }
+}
+
+/// A change commits with its outbox row; its event follows through the outbox.
+impl TaskStore for PgTasks {
+    async fn create_task(&self, task: NewTask) -> Result<Task, EngineError> {
+        self.change(Change::Create(task))
+            .await?
+            .ok_or_else(|| ClusterError::corrupt("task database", "the created task vanished"))
+            .map_err(EngineError::from)
+    }
+
+    async fn update_task(&self, id: TaskId, patch: TaskPatch) -> Result<Option<Task>, EngineError> {
+        Ok(self.change(Change::Update(id, patch)).await?)
+    }
+
+    async fn delete_task(&self, id: TaskId) -> Result<Option<Task>, EngineError> {
+        Ok(self.change(Change::Delete(id)).await?)
+    }
+
+    async fn get_task(&self, id: TaskId) -> Result<Option<Task>, EngineError> {
+        Ok(self.select(id).await?)
+    }
+
+    async fn list_tasks(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, EngineError> {
+        Ok(self.select_all(status).await?)
+    }
+
+    /// Whether PostgreSQL answers. (Redis, which a change also needs, is the event log's
+    /// ping.)
+    async fn ping(&self) -> Result<(), EngineError> {
+        Ok(self.reachable().await?)
+    }
 
     /// Stops the sweeper and waits for it.
-    pub async fn close(&self) {
+    async fn close(&self) {
         self.inner.stop.cancel();
         if let Some(sweeper) = self.inner.sweeper.lock().await.take() {
             let _ = sweeper.await;
         }
-    }
-
-    async fn change(&self, change: Change) -> Result<Option<Task>, ClusterError> {
-        // Refuse while the event could not follow: nothing is written, nothing claimed.
-        self.inner.relay.log.ping().await?;
-        let mut client = self.inner.pool.get().await?;
-        let tx = client.transaction().await?;
-        let (task, event_type) = match change {
-            Change::Create(new) => (Some(insert(&tx, new).await?), EventType::task_created()),
-            Change::Update(id, patch) => (update(&tx, id, patch).await?, EventType::task_updated()),
-            Change::Delete(id) => (delete(&tx, id).await?, EventType::task_deleted()),
-        };
-        // No such task: the transaction rolls back when dropped.
-        let Some(task) = task else { return Ok(None) };
-        let event =
-            task_event(event_type, &task).map_err(|e| ClusterError::corrupt("task database", e))?;
-        let fields = entry::fields(&event, Timestamp::now())?;
-        tx.execute(
-            "INSERT INTO taskhub_outbox (task_id, event, topic, private, tail) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &task.id.get(),
-                &fields.event_type,
-                &fields.topic,
-                &fields.private,
-                &fields.tail,
-            ],
-        )
-        .await?;
-        tx.commit().await?;
-        drop(client);
-        failpoint::hit(RELAY_AFTER_COMMIT);
-        if let Err(e) = self.inner.relay.task(task.id.get()).await {
-            // Committed: the change stands and the sweep relays its event later.
-            warn!(task_id = %task.id, error = %e, "cannot relay a task event now; the outbox sweep will");
-        }
-        Ok(Some(task))
     }
 }
 
@@ -211,16 +226,7 @@ async fn update(
         return Ok(None);
     };
     let mut task = task(&row)?;
-    if let Some(title) = patch.title {
-        task.title = title;
-    }
-    if let Some(description) = patch.description {
-        task.description = description;
-    }
-    if let Some(status) = patch.status {
-        task.status = status;
-    }
-    task.updated_at = Timestamp::now().to_string();
+    patch.apply(&mut task, Timestamp::now());
     tx.execute(
         "UPDATE taskhub_tasks SET title = $2, description = $3, status = $4, updated_at = $5 \
          WHERE id = $1",

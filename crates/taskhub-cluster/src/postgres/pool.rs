@@ -12,7 +12,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::{Client, NoTls};
 use tracing::debug;
 
-use crate::ClusterError;
+use crate::error::ClusterError;
 
 /// How long connecting to PostgreSQL may take before the caller gets a 503.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

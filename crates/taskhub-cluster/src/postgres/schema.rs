@@ -3,7 +3,7 @@
 
 use tokio_postgres::Client;
 
-use crate::ClusterError;
+use crate::error::ClusterError;
 
 /// The advisory lock the migrations hold ("taskhub" in ASCII; any constant would do).
 const MIGRATION_LOCK: i64 = 0x0074_6173_6b68_7562;

@@ -124,18 +124,21 @@ macro_rules! string_conversions {
 
 string_conversions!(UpdateId, MercureTopic, UpdateType);
 
-/// What an event published through Mercure keeps beyond TaskHub's envelope. Its `data`
-/// is the envelope's `data`, a JSON string holding the update's data as published.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What an event published through Mercure carries beyond TaskHub's envelope. The
+/// envelope's `data` holds the update's data as a JSON string, for native subscribers;
+/// `data` here is the same text as published, for Mercure subscribers, so writing an update
+/// to a Mercure stream never parses the envelope back. Engines store everything but `data`
+/// beside the envelope (`stored`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MercureFields {
     pub id: UpdateId,
     /// Every topic, the canonical one first; never empty.
     pub topics: Vec<MercureTopic>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub update_type: Option<UpdateType>,
     /// The SSE `retry:` the publisher asked for, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<u64>,
+    /// The update's data as published.
+    pub data: Box<str>,
 }
 
 #[cfg(test)]
@@ -161,25 +164,5 @@ mod tests {
         assert_eq!(id.as_str(), "urn:uuid:0190f2a4-b3c1-7fff-bfff-ffffffffffff");
         let id = UpdateId::uuid_v7(1, [0; 10]);
         assert_eq!(id.as_str(), "urn:uuid:00000000-0001-7000-8000-000000000000");
-    }
-
-    #[test]
-    fn fields_round_trip_through_json_and_are_checked_on_the_way_back() {
-        let fields = MercureFields {
-            id: UpdateId::parse("urn:x").expect("valid"),
-            topics: vec![MercureTopic::parse("https://example.com/a").expect("valid")],
-            update_type: Some(UpdateType::parse("note").expect("valid")),
-            retry: Some(5000),
-        };
-        let json = serde_json::to_string(&fields).expect("serialisable");
-        assert_eq!(
-            json,
-            r#"{"id":"urn:x","topics":["https://example.com/a"],"type":"note","retry":5000}"#
-        );
-        assert_eq!(
-            serde_json::from_str::<MercureFields>(&json).ok(),
-            Some(fields)
-        );
-        assert!(serde_json::from_str::<MercureFields>(r#"{"id":"a\nb","topics":[]}"#).is_err());
     }
 }

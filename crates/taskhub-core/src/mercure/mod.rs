@@ -3,22 +3,27 @@
 //!
 //! A Mercure update is stored as a TaskHub event plus [`MercureFields`]: what Mercure
 //! says that TaskHub's envelope does not (the publisher's id, every topic, the SSE
-//! `event:` and `retry:`). Both protocols read the one log; `EventFrame::mercure` encodes
-//! any event, native or Mercure, for a Mercure stream, once.
+//! `event:` and `retry:`), and its data as published. Both protocols read the one log;
+//! `EventFrame::mercure` encodes any event, native or Mercure, for a Mercure stream, once
+//! (`encode`).
 //!
 //! - [`UpdateId`], [`MercureTopic`], [`UpdateType`]: the publish form's fields, parsed.
 //! - [`TopicSelector`]: `*`, an exact topic, or an RFC 6570 URI template (`uri_template`).
-//! - [`MercureFields`]: what an event carries when it came from a Mercure publisher.
+//! - [`MercureFields`]: what an event carries when it came from a Mercure publisher, and
+//!   how engines store it beside the envelope (`stored`).
 //! - [`ResumePoint`]: a subscriber's `Last-Event-ID`, and [`native_id`], the id native
 //!   events have on Mercure streams.
 
+pub(crate) mod encode;
 mod fields;
 mod resume;
 mod selector;
+mod stored;
 mod text;
 mod uri_template;
 
 pub use fields::{MercureFields, MercureTopic, UpdateId, UpdateType};
 pub use resume::{ResumePoint, native_id};
 pub use selector::TopicSelector;
+pub use stored::CorruptMercureFields;
 pub use text::ParseTextError;

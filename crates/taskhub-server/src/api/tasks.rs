@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use taskhub_core::{Task, TaskId, TaskStatus};
-use taskhub_store::{NewTask, TaskPatch};
+use taskhub_engine::{NewTask, TaskPatch};
 use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::{RefOr, path};
 use utoipa::{IntoParams, PartialSchema, ToSchema};

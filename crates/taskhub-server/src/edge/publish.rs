@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::value::RawValue;
 use taskhub_core::EventId;
-use taskhub_store::NewEvent;
+use taskhub_engine::NewEvent;
 
 use crate::backend::EventLog;
 use crate::error::ApiError;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use taskhub_store::StoreError;
+use taskhub_engine::EngineError;
 
 use crate::metrics::METRICS;
 
@@ -57,8 +57,17 @@ pub(crate) enum ApiError {
     HeadTooLarge { limit: usize },
     #[error("the server is at its limit of {limit} open streams; retry later")]
     TooManyStreams { limit: usize, retry_after: Duration },
-    #[error("{0}; nothing was stored, retry later")]
-    StoreUnavailable(#[from] StoreError),
+    #[error("{}; {}", .0, what_was_stored(.0))]
+    StoreUnavailable(#[from] EngineError),
+}
+
+/// What a client may assume after a store failure, for the problem's detail.
+fn what_was_stored(error: &EngineError) -> &'static str {
+    if error.may_have_applied() {
+        "the outcome is unknown: it may have been stored"
+    } else {
+        "nothing was stored, retry later"
+    }
 }
 
 impl ApiError {

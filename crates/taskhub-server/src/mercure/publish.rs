@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::value::to_raw_value;
 use taskhub_core::mercure::{MercureFields, MercureTopic, UpdateId, UpdateType};
 use taskhub_core::{EventType, Topic};
-use taskhub_store::NewEvent;
+use taskhub_engine::NewEvent;
 
 use super::caller::MercurePublisher;
 use super::discovery::PATH;
@@ -145,7 +145,8 @@ impl Update {
 
     /// The event stored for this update: its type if TaskHub's alphabet allows it (else
     /// `message`), its canonical topic if it is a valid TaskHub topic, its data as a JSON
-    /// string, and everything Mercure needs to write it back out unchanged.
+    /// string, and everything Mercure needs to write it back out unchanged (its data as
+    /// published included).
     pub(crate) fn into_event(self, max_data: usize) -> Result<NewEvent, ApiError> {
         let data = to_raw_value(&self.data).map_err(|e| ApiError::BadFormField {
             field: "data".into(),
@@ -174,6 +175,7 @@ impl Update {
                 topics: self.topics,
                 update_type: self.update_type,
                 retry: self.retry,
+                data: self.data.into(),
             }),
         })
     }

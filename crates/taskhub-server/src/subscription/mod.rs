@@ -25,7 +25,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use taskhub_core::frame::KEEPALIVE;
 use taskhub_core::{EventFrame, EventId};
-use taskhub_store::Replay;
+use taskhub_engine::Replay;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, Sleep};

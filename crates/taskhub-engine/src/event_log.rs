@@ -1,0 +1,52 @@
+//! [`EventLog`]: what an engine that keeps the event log does for the server.
+
+use std::future::Future;
+
+use taskhub_core::EventId;
+use taskhub_core::mercure::ResumePoint;
+
+use crate::{EngineError, NewEvent, Replay};
+
+/// The durable, ordered log of events, and (inside the engine) the feed of every committed
+/// event to the [`CommitSink`](crate::CommitSink) it was opened with.
+///
+/// Every implementation keeps these promises, which the server's streams rely on:
+/// - ids are assigned by the log, strictly increasing in the order the sink receives them,
+///   and never reused;
+/// - a publish is answered `Ok` only once its events are as durable as the engine makes
+///   them, and its frames reach the sink only once they are durable too;
+/// - an `Err` other than [`EngineError::OutcomeUnknown`] means nothing was appended.
+pub trait EventLog: Send + Sync {
+    /// Appends events, all or nothing, and returns their ids.
+    fn publish(
+        &self,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<Vec<EventId>, EngineError>> + Send;
+
+    /// Up to `limit` events after `after`, or [`Replay::Unavailable`] when `after` is
+    /// unknown or older than the retained history.
+    fn replay(
+        &self,
+        after: EventId,
+        limit: usize,
+    ) -> impl Future<Output = Result<Replay, EngineError>> + Send;
+
+    /// The id to replay after, for a Mercure subscriber resuming from `point`: `earliest`
+    /// is just before the oldest event kept, `#N` is `N` while replay after it is possible,
+    /// an update id is its newest event while the history holds it; `None` otherwise.
+    fn locate(
+        &self,
+        point: ResumePoint,
+    ) -> impl Future<Output = Result<Option<EventId>, EngineError>> + Send;
+
+    /// Whether the log can take a publish now (for `/readyz`).
+    fn ping(&self) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Waits until the sink has had every event acknowledged so far (at shutdown, so open
+    /// streams deliver them before they end). An engine that cannot know this exactly
+    /// waits a bounded time it chooses.
+    fn settle(&self) -> impl Future<Output = ()> + Send;
+
+    /// Commits what is queued, stops feeding the sink, and releases the log.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+}

@@ -1,0 +1,26 @@
+//! The contract every TaskHub engine implements, as a peer of the others: what the server
+//! asks an event log and a task store, what they answer, and how they fail. The embedded
+//! engine (`taskhub-store`, one SQLite file) implements both traits; the cluster engine
+//! (`taskhub-cluster`) implements [`EventLog`] on a Redis Stream and [`TaskStore`] in
+//! PostgreSQL. The server picks one of each at start-up and calls them the same way.
+//!
+//! # Layout
+//! - [`EventLog`] (`event_log`), [`TaskStore`] (`task_store`): the two traits.
+//! - [`NewEvent`], [`CommitSink`], [`Replay`] (`event`): an event as published, the feed
+//!   of committed frames to the hub, and a page of history.
+//! - [`NewTask`], [`TaskPatch`], [`task_event`] (`task`): the task changes, and the event
+//!   each one records, written once for every engine.
+//! - [`EngineError`] (`error`): why a request failed, and whether it may still have been
+//!   applied.
+
+mod error;
+mod event;
+mod event_log;
+mod task;
+mod task_store;
+
+pub use error::EngineError;
+pub use event::{CommitSink, NewEvent, Replay};
+pub use event_log::EventLog;
+pub use task::{NewTask, TaskPatch, task_event};
+pub use task_store::TaskStore;

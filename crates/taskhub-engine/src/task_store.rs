@@ -1,0 +1,48 @@
+//! [`TaskStore`]: what an engine that keeps the tasks does for the server.
+
+use std::future::Future;
+
+use taskhub_core::{Task, TaskId, TaskStatus};
+
+use crate::{EngineError, NewTask, TaskPatch};
+
+/// The tasks. Every change is recorded in the event log as the event [`task_event`]
+/// builds (`task_created`, `task_updated`, `task_deleted`), exactly once: in the same
+/// transaction as the change, or through an outbox relayed after it.
+///
+/// [`task_event`]: crate::task_event
+pub trait TaskStore: Send + Sync {
+    /// Creates a task and records `task_created`.
+    fn create_task(&self, task: NewTask) -> impl Future<Output = Result<Task, EngineError>> + Send;
+
+    /// Applies a patch ([`TaskPatch::apply`]) and records `task_updated`; `None` when there
+    /// is no such task.
+    fn update_task(
+        &self,
+        id: TaskId,
+        patch: TaskPatch,
+    ) -> impl Future<Output = Result<Option<Task>, EngineError>> + Send;
+
+    /// Deletes a task and records `task_deleted`; `None` when there is no such task.
+    fn delete_task(
+        &self,
+        id: TaskId,
+    ) -> impl Future<Output = Result<Option<Task>, EngineError>> + Send;
+
+    fn get_task(
+        &self,
+        id: TaskId,
+    ) -> impl Future<Output = Result<Option<Task>, EngineError>> + Send;
+
+    /// Every task, or those with `status`, in id order.
+    fn list_tasks(
+        &self,
+        status: Option<TaskStatus>,
+    ) -> impl Future<Output = Result<Vec<Task>, EngineError>> + Send;
+
+    /// Whether a task change can commit now (for `/readyz`).
+    fn ping(&self) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Stops what the store runs in the background and releases it.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+}

@@ -1,0 +1,242 @@
+//! The engines, chosen once at start-up: where events and tasks live.
+//!
+//! Small enums rather than trait objects: the handlers call the same async methods either
+//! way, and the single-node path stays a direct call into the SQLite store. Each method
+//! delegates through `taskhub_engine`'s traits, so an engine is one crate implementing
+//! them plus one arm here: in the enum it serves, in its `on_*` macro, in [`StoreUrl`]
+//! if it has a URL of its own, and in [`open`].
+//!
+//! | mode | events | tasks |
+//! |---|---|---|
+//! | single node (default) | SQLite (`taskhub-store`) | the same SQLite file |
+//! | cluster (`--redis-url`, `postgres://` database) | a Redis Stream | PostgreSQL |
+
+mod store_url;
+
+use taskhub_cluster::{PgTasks, RedisLog};
+use taskhub_core::mercure::ResumePoint;
+use taskhub_core::{EventId, Task, TaskId, TaskStatus};
+use taskhub_engine::{CommitSink, EngineError, NewEvent, NewTask, Replay, TaskPatch};
+use taskhub_store::{Store, StoreOptions};
+
+use crate::config::Config;
+pub use store_url::{ParseStoreUrlError, StoreUrl};
+pub use taskhub_cluster::RedisUrl;
+
+/// How many read-only SQLite connections replay and task queries share.
+const STORE_READERS: usize = 4;
+
+/// The event log: publish, replay, and (inside it) the feed of committed frames to the hub.
+#[derive(Clone, Debug)]
+pub(crate) enum EventLog {
+    Sqlite(Store),
+    Redis(RedisLog),
+}
+
+/// The tasks, each change recorded with its event.
+#[derive(Clone, Debug)]
+pub(crate) enum TaskStore {
+    /// The same store as the events: a change and its event are one transaction.
+    Sqlite(Store),
+    /// PostgreSQL with an outbox relayed to the Redis event log.
+    Postgres(PgTasks),
+}
+
+/// Why the engines `--database-url` and `--redis-url` name could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the store: {0}")]
+    Store(EngineError),
+    #[error("cannot start in cluster mode: {0}")]
+    Cluster(EngineError),
+    #[error(
+        "--redis-url puts the events in Redis, but the tasks would stay in this node's SQLite \
+         file ({0}), which other nodes cannot see, and a task change and its event could not \
+         commit together. In cluster mode use a postgres:// --database-url"
+    )]
+    RedisWithSqlite(String),
+    #[error(
+        "a postgres:// --database-url is cluster mode, which keeps the events in Redis: \
+         add --redis-url (or use a sqlite:// database for a single node)"
+    )]
+    PostgresWithoutRedis,
+}
+
+/// Opens the engines `config` names; every event they commit goes to `sink`.
+pub(crate) async fn open(
+    config: &Config,
+    sink: CommitSink,
+) -> Result<(EventLog, TaskStore), OpenError> {
+    match (&config.database_url, &config.redis_url) {
+        (StoreUrl::Sqlite(url), None) => {
+            let options = StoreOptions {
+                history_size: config.history_size,
+                readers: STORE_READERS,
+            };
+            let store = Store::open(url, options, sink).map_err(OpenError::Store)?;
+            Ok((EventLog::Sqlite(store.clone()), TaskStore::Sqlite(store)))
+        }
+        (StoreUrl::Postgres(postgres), Some(redis)) => {
+            let log = RedisLog::connect(redis, config.history_size, config.client_buffer, sink)
+                .await
+                .map_err(OpenError::Cluster)?;
+            let tasks = match PgTasks::connect(postgres, log.clone()).await {
+                Ok(tasks) => tasks,
+                Err(e) => {
+                    taskhub_engine::EventLog::close(&log).await;
+                    return Err(OpenError::Cluster(e));
+                }
+            };
+            Ok((EventLog::Redis(log), TaskStore::Postgres(tasks)))
+        }
+        (StoreUrl::Sqlite(url), Some(_)) => Err(OpenError::RedisWithSqlite(url.to_string())),
+        (StoreUrl::Postgres(_), None) => Err(OpenError::PostgresWithoutRedis),
+    }
+}
+
+/// Awaits `taskhub_engine::EventLog::$method` on the engine that holds the log.
+macro_rules! on_event_log {
+    ($log:expr, $method:ident($($arg:expr),*)) => {
+        match $log {
+            EventLog::Sqlite(engine) => taskhub_engine::EventLog::$method(engine, $($arg),*).await,
+            EventLog::Redis(engine) => taskhub_engine::EventLog::$method(engine, $($arg),*).await,
+        }
+    };
+}
+
+/// Awaits `taskhub_engine::TaskStore::$method` on the engine that holds the tasks.
+macro_rules! on_task_store {
+    ($tasks:expr, $method:ident($($arg:expr),*)) => {
+        match $tasks {
+            TaskStore::Sqlite(engine) => taskhub_engine::TaskStore::$method(engine, $($arg),*).await,
+            TaskStore::Postgres(engine) => {
+                taskhub_engine::TaskStore::$method(engine, $($arg),*).await
+            }
+        }
+    };
+}
+
+impl EventLog {
+    /// Durably appends events, all or nothing, and returns their ids.
+    pub(crate) async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, EngineError> {
+        on_event_log!(self, publish(events))
+    }
+
+    /// Up to `limit` events after `after`, or [`Replay::Unavailable`].
+    pub(crate) async fn replay(&self, after: EventId, limit: usize) -> Result<Replay, EngineError> {
+        on_event_log!(self, replay(after, limit))
+    }
+
+    /// The id to replay after for a Mercure subscriber resuming from `point`; `None` when
+    /// the history does not hold it.
+    pub(crate) async fn locate(&self, point: ResumePoint) -> Result<Option<EventId>, EngineError> {
+        on_event_log!(self, locate(point))
+    }
+
+    /// Whether the log can take a publish now (for `/readyz`).
+    pub(crate) async fn ping(&self) -> Result<(), EngineError> {
+        on_event_log!(self, ping())
+    }
+
+    /// Waits until the hub holds every event acknowledged so far (SQLite: the writer has
+    /// handed over the frames of what it answered; Redis: the reader catches up with the
+    /// stream, for at most a second), so streams ended at shutdown deliver them first.
+    pub(crate) async fn settle(&self) {
+        on_event_log!(self, settle());
+    }
+
+    /// Commits what is queued (SQLite) or stops following the stream (Redis).
+    pub(crate) async fn close(&self) {
+        on_event_log!(self, close());
+    }
+}
+
+impl TaskStore {
+    pub(crate) async fn create_task(&self, task: NewTask) -> Result<Task, EngineError> {
+        on_task_store!(self, create_task(task))
+    }
+
+    pub(crate) async fn update_task(
+        &self,
+        id: TaskId,
+        patch: TaskPatch,
+    ) -> Result<Option<Task>, EngineError> {
+        on_task_store!(self, update_task(id, patch))
+    }
+
+    pub(crate) async fn delete_task(&self, id: TaskId) -> Result<Option<Task>, EngineError> {
+        on_task_store!(self, delete_task(id))
+    }
+
+    pub(crate) async fn get_task(&self, id: TaskId) -> Result<Option<Task>, EngineError> {
+        on_task_store!(self, get_task(id))
+    }
+
+    pub(crate) async fn list_tasks(
+        &self,
+        status: Option<TaskStatus>,
+    ) -> Result<Vec<Task>, EngineError> {
+        on_task_store!(self, list_tasks(status))
+    }
+
+    /// Whether task writes can commit now (for `/readyz`).
+    pub(crate) async fn ping(&self) -> Result<(), EngineError> {
+        on_task_store!(self, ping())
+    }
+
+    /// Stops the outbox sweeper (PostgreSQL) or the writer, once the events are settled.
+    pub(crate) async fn close(&self) {
+        on_task_store!(self, close());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_url_names_its_engine_by_scheme() {
+        assert!(matches!(
+            "sqlite://x.db".parse::<StoreUrl>(),
+            Ok(StoreUrl::Sqlite(_))
+        ));
+        assert!(matches!(
+            "x.db".parse::<StoreUrl>(),
+            Ok(StoreUrl::Sqlite(_))
+        ));
+        assert!(matches!(
+            "postgres://postgres@127.0.0.1:5432/taskhub".parse::<StoreUrl>(),
+            Ok(StoreUrl::Postgres(_))
+        ));
+        assert!(matches!(
+            "postgresql://db/taskhub".parse::<StoreUrl>(),
+            Ok(StoreUrl::Postgres(_))
+        ));
+        assert!(matches!(
+            "mysql://x".parse::<StoreUrl>(),
+            Err(ParseStoreUrlError::UnsupportedScheme(_))
+        ));
+        assert_eq!(StoreUrl::default().to_string(), "sqlite://taskhub.db");
+    }
+
+    #[test]
+    fn each_engine_explains_its_own_refusal() {
+        let refused = |url: &str| url.parse::<StoreUrl>().err().map(|e| e.to_string());
+        assert_eq!(
+            refused("sqlite://").as_deref(),
+            Some("the database URL is empty")
+        );
+        assert!(
+            refused("postgres://db:port/x")
+                .is_some_and(|e| e.starts_with("invalid PostgreSQL URL: ")),
+        );
+        assert!(
+            refused("mysql://x")
+                .is_some_and(|e| e.starts_with("unsupported database scheme `mysql`"))
+        );
+        let shown: StoreUrl = "postgres://app:s3cret@db:5432/taskhub"
+            .parse()
+            .expect("valid");
+        assert_eq!(shown.to_string(), "postgres://app:***@db:5432/taskhub");
+    }
+}
