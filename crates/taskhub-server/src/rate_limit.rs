@@ -9,6 +9,7 @@
 //! refilling at once.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -146,17 +147,46 @@ impl Limits {
     }
 }
 
-/// Proof that a stream connect was within `--connect-rate`; take it as the first
-/// extractor of the handler.
+/// Proof that a request was within its limit; take it as the handler's first extractor.
 #[derive(Debug)]
-pub(crate) struct ConnectAllowed;
+pub(crate) struct Allowed<Kind>(PhantomData<Kind>);
+
+/// Proof that a stream connect was within `--connect-rate`.
+pub(crate) type ConnectAllowed = Allowed<Connects>;
 
 /// Proof that a write was within `--publish-rate`.
+pub(crate) type WriteAllowed = Allowed<Writes>;
+
+/// A kind of request with a limit of its own.
+pub(crate) trait Limited {
+    /// What a 429 says was limited.
+    const WHAT: &'static str;
+    fn limiter(limits: &Limits) -> &RateLimiter;
+}
+
 #[derive(Debug)]
-pub(crate) struct WriteAllowed;
+pub(crate) struct Connects;
 
-impl<S> FromRequestParts<S> for ConnectAllowed
+#[derive(Debug)]
+pub(crate) struct Writes;
+
+impl Limited for Connects {
+    const WHAT: &'static str = "stream connects";
+    fn limiter(limits: &Limits) -> &RateLimiter {
+        &limits.connects
+    }
+}
+
+impl Limited for Writes {
+    const WHAT: &'static str = "writes";
+    fn limiter(limits: &Limits) -> &RateLimiter {
+        &limits.writes
+    }
+}
+
+impl<S, Kind> FromRequestParts<S> for Allowed<Kind>
 where
+    Kind: Limited,
     Arc<Limits>: FromRef<S>,
     TrustedProxies: FromRef<S>,
     S: Send + Sync,
@@ -164,43 +194,16 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        take_token(parts, state, |limits| &limits.connects, "stream connects").await?;
-        Ok(Self)
+        let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
+        let limits = Arc::<Limits>::from_ref(state);
+        Kind::limiter(&limits)
+            .check(addr)
+            .map_err(|retry_after| ApiError::RateLimited {
+                what: Kind::WHAT,
+                retry_after,
+            })?;
+        Ok(Self(PhantomData))
     }
-}
-
-impl<S> FromRequestParts<S> for WriteAllowed
-where
-    Arc<Limits>: FromRef<S>,
-    TrustedProxies: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        take_token(parts, state, |limits| &limits.writes, "writes").await?;
-        Ok(Self)
-    }
-}
-
-/// Takes a token from the request's client's bucket in the limiter `pick` chooses, or
-/// answers 429 naming `what` was limited.
-async fn take_token<S>(
-    parts: &mut Parts,
-    state: &S,
-    pick: fn(&Limits) -> &RateLimiter,
-    what: &'static str,
-) -> Result<(), ApiError>
-where
-    Arc<Limits>: FromRef<S>,
-    TrustedProxies: FromRef<S>,
-    S: Send + Sync,
-{
-    let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
-    let limits = Arc::<Limits>::from_ref(state);
-    pick(&limits)
-        .check(addr)
-        .map_err(|retry_after| ApiError::RateLimited { what, retry_after })
 }
 
 #[cfg(test)]
