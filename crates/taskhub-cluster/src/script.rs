@@ -42,12 +42,7 @@ if marker then
   if done then return tonumber(done) end
 end
 local n = (#ARGV - 2) / 6
-local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if top then
-  local top_id = tonumber(string.match(top[1], '^(%d+)'))
-  if top_id > last then last = top_id end
-end
+local last = last_issued()
 for i = 0, n - 1 do
   local a = 3 + i * 6
   local id = last + 1 + i
@@ -75,18 +70,27 @@ return last + 1
 /// (`KEYS` = stream, counter). Optionally raises the counter to `ARGV[1]` first, which a
 /// reader does after a reconnect: if Redis lost data, ids still never go backwards.
 const LAST_ID: &str = r"
-local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if top then
-  local top_id = tonumber(string.match(top[1], '^(%d+)'))
-  if top_id > last then last = top_id end
-end
+local last = last_issued()
 local floor = tonumber(ARGV[1] or '0')
 if floor > last then
   redis.call('SET', KEYS[2], string.format('%d', floor))
   return {last, 1}
 end
 return {last, 0}
+";
+
+/// Both scripts start with this: the last id issued, the larger of the counter
+/// (`KEYS[2]`) and the stream's (`KEYS[1]`) last entry.
+const LAST_ISSUED: &str = r"
+local function last_issued()
+  local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+  local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+  if top then
+    local top_id = tonumber(string.match(top[1], '^(%d+)'))
+    if top_id > last then last = top_id end
+  end
+  return last
+end
 ";
 
 /// The scripts, hashed once.
@@ -99,8 +103,8 @@ pub(crate) struct Scripts {
 impl Scripts {
     pub(crate) fn new() -> Self {
         Self {
-            publish: Script::new(PUBLISH),
-            last_id: Script::new(LAST_ID),
+            publish: Script::new(&[LAST_ISSUED, PUBLISH].concat()),
+            last_id: Script::new(&[LAST_ISSUED, LAST_ID].concat()),
         }
     }
 
