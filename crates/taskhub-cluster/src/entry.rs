@@ -105,7 +105,6 @@ pub(crate) fn frame(entry: &StreamId) -> Result<Arc<EventFrame>, ClusterError> {
 #[cfg(test)]
 mod tests {
     use redis::Value;
-    use taskhub_core::frame::envelope_json;
 
     use super::*;
 
@@ -121,9 +120,7 @@ mod tests {
         };
         let at = Timestamp::from_unix_millis(1_795_521_600_123);
         let frame = frame(&entry("17-0", &fields(&event, at))).expect("readable");
-        let id = EventId::new(17);
-        let envelope = envelope_json(id, &event.event_type, event.topic.as_ref(), &event.data, at);
-        let expected = EventFrame::new(id, event.event_type, event.topic, true, &envelope);
+        let (_, expected) = event.commit(EventId::new(17), at);
         assert_eq!(frame.typed(), expected.typed());
         assert!(frame.is_private());
         assert_eq!(frame.topic().map(Topic::as_str), Some("tasks/42"));

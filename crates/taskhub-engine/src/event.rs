@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
+use taskhub_core::frame::envelope_json;
 use taskhub_core::mercure::MercureFields;
-use taskhub_core::{EventFrame, EventType, Topic};
+use taskhub_core::{EventFrame, EventId, EventType, Timestamp, Topic};
 
 /// An event as published, before the engine gives it an id and a timestamp.
 #[derive(Debug, Clone)]
@@ -18,6 +19,17 @@ pub struct NewEvent {
     /// What a Mercure publish adds (its `data` is then a JSON string, the same text as
     /// `MercureFields::data`); `None` for native events.
     pub mercure: Option<MercureFields>,
+}
+
+impl NewEvent {
+    /// The event as committed with `id` at `at`: its envelope (the JSON a log stores and
+    /// replays from) and its frame, encoded once for every subscriber.
+    pub fn commit(self, id: EventId, at: Timestamp) -> (String, EventFrame) {
+        let envelope = envelope_json(id, &self.event_type, self.topic.as_ref(), &self.data, at);
+        let frame = EventFrame::new(id, self.event_type, self.topic, self.private, &envelope)
+            .with_mercure(self.mercure);
+        (envelope, frame)
+    }
 }
 
 /// Receives every committed event, in id order, once it is durable (on the SQLite

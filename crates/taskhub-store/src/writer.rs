@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use rusqlite::{Connection, TransactionBehavior, params};
-use taskhub_core::frame::envelope_json;
 use taskhub_core::{EventFrame, EventId, EventType, Task, Timestamp};
 use taskhub_engine::{CommitSink, EngineError, NewEvent, NewTask, TaskPatch, task_event};
 use tokio::sync::{mpsc, oneshot};
@@ -255,30 +254,22 @@ fn append(
     frames: &mut Vec<Arc<EventFrame>>,
 ) -> Result<EventId, SqliteError> {
     let id = last_id.next();
-    let envelope = envelope_json(
-        id,
-        &event.event_type,
-        event.topic.as_ref(),
-        &event.data,
-        Timestamp::now(),
-    );
+    let (envelope, frame) = event.commit(id, Timestamp::now());
+    let mercure = frame.mercure_fields();
     conn.prepare_cached(
         "INSERT INTO events (id, event, topic, private, envelope, mercure_id, mercure) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         id.get(),
-        event.event_type.as_str(),
-        event.topic.as_ref().map(|t| t.as_str()),
-        event.private,
+        frame.event_type().as_str(),
+        frame.topic().map(|t| t.as_str()),
+        frame.is_private(),
         envelope,
-        event.mercure.as_ref().map(|fields| fields.id.as_str()),
-        event.mercure.as_ref().map(|fields| fields.to_stored()),
+        mercure.map(|fields| fields.id.as_str()),
+        mercure.map(|fields| fields.to_stored()),
     ])?;
-    frames.push(Arc::new(
-        EventFrame::new(id, event.event_type, event.topic, event.private, &envelope)
-            .with_mercure(event.mercure),
-    ));
+    frames.push(Arc::new(frame));
     *last_id = id;
     Ok(id)
 }
