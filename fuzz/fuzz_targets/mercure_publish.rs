@@ -6,18 +6,14 @@
 mod wire_check;
 
 use libfuzzer_sys::fuzz_target;
-use taskhub_core::frame::envelope_json;
-use taskhub_core::{EventFrame, EventId, Timestamp};
+use taskhub_core::{EventId, Timestamp};
 
 fuzz_target!(|body: &[u8]| {
     let Some(event) = taskhub_server::fuzzing::mercure_publish(body) else {
         return;
     };
-    let id = EventId::new(1);
-    let envelope = envelope_json(id, &event.event_type, event.topic.as_ref(), &event.data, Timestamp::now());
     let fields = event.mercure.clone().expect("a Mercure publish has Mercure fields");
-    let frame = EventFrame::new(id, event.event_type, event.topic, event.private, &envelope)
-        .with_mercure(event.mercure);
+    let (_, frame) = event.commit(EventId::new(1), Timestamp::now());
     wire_check::assert_clean(&frame.bytes(true));
     wire_check::assert_clean(&frame.bytes(false));
     let event_line = fields.update_type.as_ref().map(|t| t.as_str());

@@ -5,23 +5,14 @@
 mod wire_check;
 
 use libfuzzer_sys::fuzz_target;
-use taskhub_core::frame::envelope_json;
-use taskhub_core::{EventFrame, EventId, Timestamp};
+use taskhub_core::{EventId, Timestamp};
 
 fuzz_target!(|body: &[u8]| {
     let Some(events) = taskhub_server::fuzzing::publish_body(body) else {
         return;
     };
     for (n, event) in events.into_iter().enumerate() {
-        let id = EventId::new(n as u64 + 1);
-        let envelope = envelope_json(
-            id,
-            &event.event_type,
-            event.topic.as_ref(),
-            &event.data,
-            Timestamp::now(),
-        );
-        let frame = EventFrame::new(id, event.event_type, event.topic, event.private, &envelope);
+        let (_, frame) = event.commit(EventId::new(n as u64 + 1), Timestamp::now());
         wire_check::assert_clean(&frame.bytes(true));
         wire_check::assert_clean(&frame.bytes(false));
     }
