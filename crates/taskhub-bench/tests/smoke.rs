@@ -50,7 +50,11 @@ fn spec() -> RunSpec {
             publishers: 2,
             pace: Pace::Rate(200.0),
             batch: 1,
-            duration: Duration::from_secs(2),
+            // A cap, not the run's length: publishing ends once both publishers have sent
+            // `max_events`. Paced at 200/s that takes a second, but each publish waits for
+            // its acknowledgement, so a loaded machine (CI runs beside other builds) takes
+            // longer: with a 2 s cap it once stopped at 152 of 200.
+            duration: Duration::from_secs(60),
             pad: 0,
             request_timeout: Duration::from_secs(10),
             max_events: Some(100),
