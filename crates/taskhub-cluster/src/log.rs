@@ -249,8 +249,8 @@ impl EventLog for RedisLog {
         Ok(self.ready().await?)
     }
 
-    /// Waits, at most [`SETTLE_WITHIN`], until the reader has handed the hub every event
-    /// issued so far.
+    /// Waits, at most `SETTLE_WITHIN` (a second), until the reader has handed the hub
+    /// every event issued so far.
     async fn settle(&self) {
         let mut commands = self.inner.commands.clone();
         let Ok((target, _)) = self

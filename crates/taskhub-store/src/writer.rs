@@ -172,7 +172,7 @@ impl Writer {
                 // Answers first: the callers' wake-ups then queue ahead of the subscribers'
                 // (a hub with 10,000 streams wakes 10,000 tasks per event), and how soon a
                 // publisher hears back bounds how fast it publishes. The frames follow at
-                // once, on this thread; `Store::settle` waits for them.
+                // once, on this thread; `EventLog::settle` waits for them.
                 staged.into_iter().for_each(Staged::answer);
                 frames.into_iter().for_each(|frame| (self.sink)(frame));
             }

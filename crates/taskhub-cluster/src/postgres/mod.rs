@@ -155,10 +155,9 @@ impl PgTasks {
 /// A change commits with its outbox row; its event follows through the outbox.
 impl TaskStore for PgTasks {
     async fn create_task(&self, task: NewTask) -> Result<Task, EngineError> {
-        self.change(Change::Create(task))
-            .await?
-            .ok_or_else(|| ClusterError::corrupt("task database", "the created task vanished"))
-            .map_err(EngineError::from)
+        let created = self.change(Change::Create(task)).await?;
+        Ok(created
+            .ok_or_else(|| ClusterError::corrupt("task database", "the created task vanished"))?)
     }
 
     async fn update_task(&self, id: TaskId, patch: TaskPatch) -> Result<Option<Task>, EngineError> {

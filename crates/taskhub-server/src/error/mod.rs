@@ -196,3 +196,29 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_failure_says_whether_anything_may_have_been_stored() {
+        let lost = ApiError::from(EngineError::OutcomeUnknown("Redis: timed out".into()));
+        assert_eq!(
+            lost.to_string(),
+            "the event store did not confirm the write: Redis: timed out; the outcome is \
+             unknown: it may have been stored"
+        );
+        let refused = ApiError::from(EngineError::Unavailable("database is locked".into()));
+        assert_eq!(
+            refused.to_string(),
+            "the event store is unavailable: database is locked; nothing was stored, retry later"
+        );
+        for error in [lost, refused] {
+            assert_eq!(error.slug(), "store-unavailable");
+            let response = error.into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        }
+    }
+}
