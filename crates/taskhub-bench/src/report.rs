@@ -215,51 +215,30 @@ pub fn bars(result: &SuiteResult) -> Vec<Bar> {
     });
 
     let burst = |kind| get(Name::Burst, kind, "");
-    let ratio = |a: Option<&Outcome>, b: Option<&Outcome>, f: fn(&Outcome) -> f64| match (a, b) {
-        (Some(a), Some(b)) if f(b) > 0.0 => Some(f(a) / f(b)),
-        _ => None,
-    };
     let per_sec = |o: &Outcome| o.deliveries_per_sec.round();
     let cpu = |o: &Outcome| o.cpu_us_per_event;
-    let vs_nchan = ratio(burst(Kind::Taskhub), burst(Kind::Nchan), per_sec);
-    bars.push(Bar {
-        name: "burst: deliveries/s vs nchan",
-        wanted: "≥ 6×".into(),
-        measured: ratio_text(
-            vs_nchan,
-            burst(Kind::Taskhub),
-            burst(Kind::Nchan),
-            per_sec,
-            "/s",
-        ),
-        reached: vs_nchan.map(|r| r >= 6.0),
-    });
-    let cpu_vs_nchan = ratio(burst(Kind::Taskhub), burst(Kind::Nchan), cpu);
-    bars.push(Bar {
-        name: "burst: CPU per delivery vs nchan",
-        wanted: "≤ 0.2×".into(),
-        measured: ratio_text(
-            cpu_vs_nchan,
-            burst(Kind::Taskhub),
-            burst(Kind::Nchan),
-            cpu,
-            " µs",
-        ),
-        reached: cpu_vs_nchan.map(|r| r <= 0.2),
-    });
-    let vs_seed = ratio(burst(Kind::Taskhub), burst(Kind::Seed), per_sec);
-    bars.push(Bar {
-        name: "burst: deliveries/s vs the seed",
-        wanted: "≥ 100×".into(),
-        measured: ratio_text(
-            vs_seed,
-            burst(Kind::Taskhub),
-            burst(Kind::Seed),
-            per_sec,
-            "/s",
-        ),
-        reached: vs_seed.map(|r| r >= 100.0),
-    });
+    let ours = burst(Kind::Taskhub);
+    bars.push(ratio_bar(
+        "burst: deliveries/s vs nchan",
+        "≥ 6×",
+        (ours, burst(Kind::Nchan)),
+        (per_sec, "/s"),
+        |r| r >= 6.0,
+    ));
+    bars.push(ratio_bar(
+        "burst: CPU per delivery vs nchan",
+        "≤ 0.2×",
+        (ours, burst(Kind::Nchan)),
+        (cpu, " µs"),
+        |r| r <= 0.2,
+    ));
+    bars.push(ratio_bar(
+        "burst: deliveries/s vs the seed",
+        "≥ 100×",
+        (ours, burst(Kind::Seed)),
+        (per_sec, "/s"),
+        |r| r >= 100.0,
+    ));
 
     let idle = th(Name::Idle);
     bars.push(Bar {
@@ -342,6 +321,27 @@ pub fn bars(result: &SuiteResult) -> Vec<Bar> {
         reached: batch.map(|o| o.publish_per_sec >= 20_000.0),
     });
     bars
+}
+
+/// A bar comparing one measure of TaskHub's outcome with a peer's: their ratio, which
+/// `reached` judges.
+fn ratio_bar(
+    name: &'static str,
+    wanted: &str,
+    (ours, theirs): (Option<&Outcome>, Option<&Outcome>),
+    (measure, unit): (fn(&Outcome) -> f64, &str),
+    reached: fn(f64) -> bool,
+) -> Bar {
+    let ratio = match (ours, theirs) {
+        (Some(a), Some(b)) if measure(b) > 0.0 => Some(measure(a) / measure(b)),
+        _ => None,
+    };
+    Bar {
+        name,
+        wanted: wanted.into(),
+        measured: ratio_text(ratio, ours, theirs, measure, unit),
+        reached: ratio.map(reached),
+    }
 }
 
 fn ratio_text(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Sse, TestApp, envelope, problem, spawn_app_with};
+use crate::helpers::{Sse, TestApp, assert_refused_at_start, envelope, problem, spawn_app_with};
 use crate::tokens::{now, unsigned};
 
 const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
@@ -469,23 +469,7 @@ async fn rs256_and_es256_tokens_verify_with_a_public_key() {
 #[test]
 fn with_authentication_a_public_address_is_allowed_and_weak_secrets_are_refused() {
     crate::helpers::assert_serves_on_a_public_address(&["--jwt-secret", SECRET]);
-    let dir = tempfile::tempdir().expect("dir");
-    let database = format!("sqlite://{}", dir.path().join("t.db").display());
-
-    let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--jwt-secret",
-            "short",
-            "--database-url",
-            &database,
-        ])
-        .output()
-        .expect("runs");
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("32 bytes"));
+    assert_refused_at_start(&["--jwt-secret", "short"], "32 bytes");
 }
 
 #[tokio::test]

@@ -251,12 +251,7 @@ async fn a_redis_outage_loses_no_acknowledged_event_and_acknowledges_nothing_fal
     cluster.redis.kill();
     tokio::time::sleep(Duration::from_millis(500)).await;
     for node in nodes.iter() {
-        let ready = node
-            .client
-            .get(node.url("/readyz"))
-            .send()
-            .await
-            .expect("readyz");
+        let ready = node.get("/readyz").await;
         assert_eq!(ready.status(), 503, "not ready without Redis");
         let task = node
             .client
@@ -304,12 +299,7 @@ async fn a_redis_outage_loses_no_acknowledged_event_and_acknowledges_nothing_fal
         "both nodes' subscribers caught up in one order"
     );
     for node in nodes.iter() {
-        let ready = node
-            .client
-            .get(node.url("/readyz"))
-            .send()
-            .await
-            .expect("readyz");
+        let ready = node.get("/readyz").await;
         assert_eq!(ready.status(), 200, "ready again");
     }
 }
@@ -405,12 +395,7 @@ async fn postgres_down_refuses_task_writes_while_events_still_flow() {
         .await
         .expect("sent");
     crate::helpers::problem(create, 503).await;
-    let ready = node
-        .client
-        .get(node.url("/readyz"))
-        .send()
-        .await
-        .expect("sent");
+    let ready = node.get("/readyz").await;
     assert_eq!(ready.status(), 503);
     let id = node.publish("still.flowing", json!({"n": 1}), None).await;
     let event = sse.expect().await;

@@ -5,12 +5,7 @@ use crate::helpers::{problem, spawn_app};
 #[tokio::test]
 async fn unknown_route_and_wrong_method_are_problems() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/nope"))
-        .send()
-        .await
-        .expect("request");
+    let response = app.get("/nope").await;
     problem(response, 404).await;
     let response = app
         .client
@@ -24,19 +19,9 @@ async fn unknown_route_and_wrong_method_are_problems() {
 #[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
-    let health = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("request");
+    let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
-    let ready = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("request");
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.expect("JSON");
     assert_eq!(body["status"], "ready");

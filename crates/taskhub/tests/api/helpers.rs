@@ -57,6 +57,60 @@ pub(crate) fn assert_serves_on_a_public_address(flags: &[&str]) {
     child.wait().expect("reaped");
 }
 
+/// Runs `taskhub serve` on loopback with a fresh database and these flags, and asserts it
+/// refuses to start, saying `complaint` on stderr, before it has created the database.
+pub(crate) fn assert_refused_at_start(flags: &[&str], complaint: &str) {
+    let dir = tempfile::tempdir().expect("dir");
+    let database = format!("sqlite://{}", dir.path().join("t.db").display());
+    let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            &database,
+        ])
+        .args(flags)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{flags:?} was accepted");
+    assert!(stderr.contains(complaint), "{flags:?}: {stderr}");
+    assert!(
+        !dir.path().join("t.db").exists(),
+        "{flags:?} refused only after the store was opened"
+    );
+}
+
+/// Another process's write lock on a SQLite file, held until [`SqliteLock::release`].
+pub(crate) struct SqliteLock {
+    release: std::sync::mpsc::Sender<()>,
+    holder: std::thread::JoinHandle<()>,
+}
+
+impl SqliteLock {
+    /// Takes `BEGIN EXCLUSIVE` on `path` from another connection and returns once held.
+    pub(crate) fn take(path: std::path::PathBuf) -> Self {
+        let (locked, lock_taken) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(path).expect("open");
+            conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+            locked.send(()).expect("signal");
+            let _ = released.recv();
+            conn.execute_batch("ROLLBACK").expect("unlock");
+        });
+        lock_taken.recv().expect("lock taken");
+        Self { release, holder }
+    }
+
+    /// Lets go of the lock and waits until it is gone.
+    pub(crate) fn release(self) {
+        self.release.send(()).expect("release");
+        self.holder.join().expect("the holder ends");
+    }
+}
+
 /// Starts a server with default settings.
 pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
@@ -162,10 +216,14 @@ impl TestApp {
         self.child.id()
     }
 
+    /// `GET` a path: the answer, whatever its status.
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("sent")
+    }
+
     /// `GET` a path and parse the answer as JSON.
     pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
-        let response = self.client.get(self.url(path)).send().await.expect("sent");
-        response.json().await.expect("JSON")
+        self.get(path).await.json().await.expect("JSON")
     }
 
     /// `POST` a JSON body to a path and parse the answer as JSON.

@@ -19,22 +19,12 @@ async fn streams_over_the_limit_get_503_with_retry_after() {
     .await;
     let first = app.subscribe("", None).await.connected().await;
     let _second = app.subscribe("", None).await.connected().await;
-    let refused = app
-        .client
-        .get(app.url("/events/stream"))
-        .send()
-        .await
-        .expect("request");
+    let refused = app.get("/events/stream").await;
     assert_eq!(refused.headers()["retry-after"], "3");
     problem(refused, 503).await;
 
     // A bad request does not take a slot, nor does it hide the limit.
-    let bad = app
-        .client
-        .get(app.url("/events/stream?types="))
-        .send()
-        .await
-        .expect("request");
+    let bad = app.get("/events/stream?types=").await;
     problem(bad, 400).await;
 
     // Closing a stream frees its slot.

@@ -11,7 +11,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::helpers::{PATIENCE, Sse, TestApp, envelope, problem, spawn_app, spawn_app_with};
+use crate::helpers::{
+    PATIENCE, Sse, TestApp, assert_refused_at_start, envelope, problem, spawn_app, spawn_app_with,
+};
 use crate::scripts::Script;
 use crate::tokens::{now, unsigned};
 
@@ -821,12 +823,7 @@ async fn native_events_and_mercure_updates_share_one_log() {
 #[tokio::test]
 async fn discovery_links_the_hub_from_the_tasks_api() {
     let app = hub(&[]).await;
-    let response = app
-        .client
-        .get(app.url("/tasks"))
-        .send()
-        .await
-        .expect("sent");
+    let response = app.get("/tasks").await;
     assert_eq!(
         response.headers()["link"],
         "</.well-known/mercure>; rel=\"mercure\""
@@ -850,12 +847,7 @@ async fn discovery_links_the_hub_from_the_tasks_api() {
 
     // Without a Mercure key there is no hub, and nothing points at one.
     let plain = spawn_app().await;
-    let response = plain
-        .client
-        .get(plain.url("/tasks"))
-        .send()
-        .await
-        .expect("sent");
+    let response = plain.get("/tasks").await;
     assert!(!response.headers().contains_key("link"));
     problem(subscribe_request(&plain, "topic=*", None, None).await, 404).await;
     let document: Value = plain.get_json("/openapi.json").await;
@@ -951,22 +943,7 @@ fn settings_that_make_no_hub_are_refused_at_start_up() {
             "algorithm",
         ),
     ] {
-        let dir = tempfile::tempdir().expect("dir");
-        let database = format!("sqlite://{}", dir.path().join("t.db").display());
-        let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--database-url",
-                &database,
-            ])
-            .args(flags)
-            .output()
-            .expect("runs");
-        assert!(!output.status.success(), "{flags:?} refused");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(complaint), "{flags:?}: {stderr}");
+        assert_refused_at_start(flags, complaint);
     }
 }
 

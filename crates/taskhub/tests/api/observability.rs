@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PATIENCE, TestApp, spawn_app_with};
+use crate::helpers::{PATIENCE, SqliteLock, TestApp, spawn_app_with};
 
 /// `GET /metrics`, parsed into series → value, after checking the text format: every
 /// sample belongs to a family with `# HELP` and `# TYPE`.
@@ -112,12 +112,7 @@ async fn metrics_count_slow_client_disconnects_rejections_and_store_errors() {
     let app = spawn_app_with(&["--client-buffer", "8", "--max-clients", "2"]).await;
     let mut stalled = app.subscribe("", None).await.connected().await;
     let mut second = app.subscribe("", None).await.connected().await;
-    let refused = app
-        .client
-        .get(app.url("/events/stream"))
-        .send()
-        .await
-        .expect("sent");
+    let refused = app.get("/events/stream").await;
     assert_eq!(refused.status(), 503);
 
     // Neither stream reads: large events overflow the socket buffers, then the ring.
@@ -172,20 +167,10 @@ async fn store_errors_are_counted(app: &TestApp) {
         return;
     }
     let path = app.dir.path().join("taskhub.db");
-    let (locked, lock_taken) = mpsc::channel();
-    let (release, released) = mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(path).expect("open");
-        conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
-        locked.send(()).expect("signal");
-        let _ = released.recv();
-        conn.execute_batch("ROLLBACK").expect("unlock");
-    });
-    lock_taken.recv().expect("lock taken");
+    let lock = SqliteLock::take(path);
     let failed = app.post_events(&json!({"event": "lost", "data": 1})).await;
     assert_eq!(failed.status(), 503);
-    release.send(()).expect("release");
-    holder.join().expect("holder");
+    lock.release();
     assert_eq!(
         metrics(&app.address).await["taskhub_store_errors_total"],
         1.0

@@ -1,12 +1,11 @@
 //! An unavailable store: writes answer 503, nothing is claimed published, and the server
 //! recovers by itself when the store does.
 
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{backend_is_sqlite, problem, spawn_app};
+use crate::helpers::{SqliteLock, backend_is_sqlite, problem, spawn_app};
 
 #[tokio::test]
 async fn a_locked_database_gives_503_and_loses_nothing() {
@@ -18,16 +17,7 @@ async fn a_locked_database_gives_503_and_loses_nothing() {
     let mut sse = app.subscribe("", None).await.connected().await;
     // Another process takes the database's write lock and holds it.
     let path = app.dir.path().join("taskhub.db");
-    let (locked, lock_taken) = mpsc::channel();
-    let (release, released) = mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(path).expect("open");
-        conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
-        locked.send(()).expect("signal");
-        let _ = released.recv();
-        conn.execute_batch("ROLLBACK").expect("unlock");
-    });
-    lock_taken.recv().expect("lock taken");
+    let lock = SqliteLock::take(path);
 
     let lost = json!({"event": "lost", "data": 1});
     let (publish, task, ready) = tokio::join!(
@@ -43,14 +33,8 @@ async fn a_locked_database_gives_503_and_loses_nothing() {
     problem(task.expect("sent"), 503).await;
     problem(ready.expect("sent"), 503).await;
 
-    release.send(()).expect("release");
-    holder.join().expect("holder");
-    let ready = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("sent");
+    lock.release();
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     // No id was spent on the failed writes, and the open stream saw none of them.
     assert_eq!(app.publish("kept", json!(2), None).await, "1");

@@ -204,12 +204,7 @@ async fn malformed_filters_are_400_problems() {
         "topics=a%0Db",
         "typed=maybe",
     ] {
-        let response = app
-            .client
-            .get(app.url(&format!("/events/stream?{query}")))
-            .send()
-            .await
-            .expect("request");
+        let response = app.get(&format!("/events/stream?{query}")).await;
         let problem = problem(response, 400).await;
         assert!(problem["parameter"].is_string(), "{query}: {problem}");
     }

@@ -79,12 +79,7 @@ async fn create_read_update_delete_each_emit_their_event() {
     let gone = envelope(&sse.expect().await);
     assert_eq!(gone["event"], "task_deleted");
     assert_eq!(gone["data"]["task_id"], id.as_str());
-    let missing = app
-        .client
-        .get(app.url(&location))
-        .send()
-        .await
-        .expect("sent");
+    let missing = app.get(&location).await;
     problem(missing, 404).await;
 }
 
@@ -164,12 +159,7 @@ async fn list_filters_by_status() {
         .map(|t| t["title"].as_str().expect("title"))
         .collect();
     assert_eq!(titles, ["b", "c"]);
-    let bad = app
-        .client
-        .get(app.url("/tasks?status=NOPE"))
-        .send()
-        .await
-        .expect("sent");
+    let bad = app.get("/tasks?status=NOPE").await;
     problem(bad, 400).await;
 }
 
