@@ -293,12 +293,7 @@ impl TestApp {
     pub(crate) async fn await_stream_slot(&self, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let response = self
-                .client
-                .get(self.url("/events/stream"))
-                .send()
-                .await
-                .expect("request");
+            let response = self.get("/events/stream").await;
             if response.status() == 200 {
                 return;
             }
