@@ -3,7 +3,7 @@
 //!
 //! # Layout, from the ground floor up
 //! - `config`, `limits`: every setting with its default and range, and the API's fixed
-//!   limits; `error`: [`ApiError`](error), the one error of the edge, as problem+json;
+//!   limits; `error`: `ApiError`, the one error of the edge, as problem+json;
 //!   `metrics`: the process's counters.
 //! - `backend`: the engines behind the event log and the tasks, chosen at start-up;
 //!   `hub`: the live tail every subscriber reads; `subscription`: one subscriber's stream.
