@@ -55,3 +55,54 @@ impl fmt::Display for StoreUrl {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_url_names_its_engine_by_scheme() {
+        assert!(matches!(
+            "sqlite://x.db".parse::<StoreUrl>(),
+            Ok(StoreUrl::Sqlite(_))
+        ));
+        assert!(matches!(
+            "x.db".parse::<StoreUrl>(),
+            Ok(StoreUrl::Sqlite(_))
+        ));
+        assert!(matches!(
+            "postgres://postgres@127.0.0.1:5432/taskhub".parse::<StoreUrl>(),
+            Ok(StoreUrl::Postgres(_))
+        ));
+        assert!(matches!(
+            "postgresql://db/taskhub".parse::<StoreUrl>(),
+            Ok(StoreUrl::Postgres(_))
+        ));
+        assert!(matches!(
+            "mysql://x".parse::<StoreUrl>(),
+            Err(ParseStoreUrlError::UnsupportedScheme(_))
+        ));
+        assert_eq!(StoreUrl::default().to_string(), "sqlite://taskhub.db");
+    }
+
+    #[test]
+    fn each_engine_explains_its_own_refusal() {
+        let refused = |url: &str| url.parse::<StoreUrl>().err().map(|e| e.to_string());
+        assert_eq!(
+            refused("sqlite://").as_deref(),
+            Some("the database URL is empty")
+        );
+        assert!(
+            refused("postgres://db:port/x")
+                .is_some_and(|e| e.starts_with("invalid PostgreSQL URL: ")),
+        );
+        assert!(
+            refused("mysql://x")
+                .is_some_and(|e| e.starts_with("unsupported database scheme `mysql`"))
+        );
+        let shown: StoreUrl = "postgres://app:s3cret@db:5432/taskhub"
+            .parse()
+            .expect("valid");
+        assert_eq!(shown.to_string(), "postgres://app:***@db:5432/taskhub");
+    }
+}
