@@ -6,7 +6,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{assert_refused_at_start, problem, spawn_app_with};
+use crate::helpers::{assert_refused_at_start, problem, serve_command, spawn_app_with};
 
 #[tokio::test]
 async fn cors_headers_only_for_listed_origins() {
@@ -296,17 +296,8 @@ async fn oversized_heads_are_431_and_slow_bodies_408() {
 async fn tokens_never_reach_the_logs() {
     let secret = "a-test-secret-of-at-least-32-bytes!!";
     let dir = tempfile::tempdir().expect("dir");
-    let database = format!("sqlite://{}", dir.path().join("t.db").display());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--database-url",
-            &database,
-            "--log-format",
-            "json",
-        ])
+    let mut child = serve_command(dir.path(), "127.0.0.1:0")
+        .args(["--log-format", "json"])
         .args(["--jwt-secret", secret])
         .env("RUST_LOG", "trace")
         .stderr(std::process::Stdio::piped())

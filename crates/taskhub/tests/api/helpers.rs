@@ -37,13 +37,19 @@ pub(crate) fn backend_is_sqlite() -> bool {
     !cluster_mode()
 }
 
+/// `taskhub serve` on `addr` with its SQLite file `t.db` in `dir`; add flags and run it.
+pub(crate) fn serve_command(dir: &std::path::Path, addr: &str) -> Command {
+    let database = format!("sqlite://{}", dir.join("t.db").display());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_taskhub"));
+    command.args(["serve", "--addr", addr, "--database-url", &database]);
+    command
+}
+
 /// Starts `taskhub serve` on 0.0.0.0 with these flags and asserts it keeps running
 /// (a public address is refused at start-up unless authentication or the opt-in allows it).
 pub(crate) fn assert_serves_on_a_public_address(flags: &[&str]) {
     let dir = tempfile::tempdir().expect("dir");
-    let database = format!("sqlite://{}", dir.path().join("t.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args(["serve", "--addr", "0.0.0.0:0", "--database-url", &database])
+    let mut child = serve_command(dir.path(), "0.0.0.0:0")
         .args(flags)
         .stderr(Stdio::null())
         .spawn()
@@ -61,15 +67,7 @@ pub(crate) fn assert_serves_on_a_public_address(flags: &[&str]) {
 /// refuses to start, saying `complaint` on stderr, before it has created the database.
 pub(crate) fn assert_refused_at_start(flags: &[&str], complaint: &str) {
     let dir = tempfile::tempdir().expect("dir");
-    let database = format!("sqlite://{}", dir.path().join("t.db").display());
-    let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--database-url",
-            &database,
-        ])
+    let output = serve_command(dir.path(), "127.0.0.1:0")
         .args(flags)
         .output()
         .expect("runs");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_refused_at_start, id_range, spawn_app, spawn_app_with};
+use crate::helpers::{assert_refused_at_start, id_range, serve_command, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn acknowledged_events_survive_sigkill() {
@@ -143,9 +143,7 @@ async fn publishes_acknowledged_during_shutdown_are_kept() {
 #[test]
 fn refuses_a_public_address_without_authentication() {
     let dir = tempfile::tempdir().expect("dir");
-    let database = format!("sqlite://{}", dir.path().join("t.db").display());
-    let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args(["serve", "--addr", "0.0.0.0:0", "--database-url", &database])
+    let output = serve_command(dir.path(), "0.0.0.0:0")
         .output()
         .expect("runs");
     assert!(!output.status.success());

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PATIENCE, SqliteLock, TestApp, spawn_app_with};
+use crate::helpers::{PATIENCE, SqliteLock, TestApp, serve_command, spawn_app_with};
 
 /// `GET /metrics`, parsed into series → value, after checking the text format: every
 /// sample belongs to a family with `# HELP` and `# TYPE`.
@@ -187,15 +187,7 @@ struct LoggedServer {
 impl LoggedServer {
     fn start(args: &[&str], rust_log: &str) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let database = format!("sqlite://{}", dir.path().join("taskhub.db").display());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--database-url",
-                &database,
-            ])
+        let mut child = serve_command(dir.path(), "127.0.0.1:0")
             .args(["--log-format", "json"])
             .args(args)
             .env("RUST_LOG", rust_log)

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, serve_command, spawn_app_with};
 use crate::scripts::Script;
 
 /// A self-signed certificate for `127.0.0.1` and `localhost`, made by openssl.
@@ -91,13 +91,11 @@ async fn a_bad_certificate_stops_the_server_from_starting() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let cert = dir.path().join("cert.pem");
     std::fs::write(&cert, "not a certificate").expect("written");
-    let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--tls-cert"])
+    let output = serve_command(dir.path(), "127.0.0.1:0")
+        .arg("--tls-cert")
         .arg(&cert)
         .arg("--tls-key")
         .arg(&cert)
-        .arg("--database-url")
-        .arg(format!("sqlite://{}", dir.path().join("t.db").display()))
         .output()
         .expect("runs");
     assert!(!output.status.success());
