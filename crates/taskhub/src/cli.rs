@@ -236,6 +236,8 @@ impl Cli {
 impl ServeArgs {
     async fn run(self) -> anyhow::Result<()> {
         init_logging(self.log_format, "info");
+        // Before anything else: a signal from now on is a graceful shutdown.
+        let shutdown = shutdown_signal().context("cannot listen for SIGINT and SIGTERM")?;
         let mercure = self.mercure()?;
         let config = Config {
             addr: self.addr,
@@ -279,7 +281,7 @@ impl ServeArgs {
         let server = Server::bind(config)
             .await
             .context("cannot start the server")?;
-        server.run(shutdown_signal()).await;
+        server.run(shutdown).await;
         Ok(())
     }
 }
@@ -322,8 +324,9 @@ impl ListenArgs {
         };
         let cancel = CancellationToken::new();
         let on_signal = cancel.clone();
+        let signalled = shutdown_signal().context("cannot listen for SIGINT and SIGTERM")?;
         tokio::spawn(async move {
-            shutdown_signal().await;
+            signalled.await;
             on_signal.cancel();
         });
         taskhub_client::listen(&options, &mut std::io::stdout(), &cancel).await?;

@@ -97,6 +97,18 @@ async fn sigterm_ends_streams_and_exits_well_within_the_grace_period() {
     );
 }
 
+/// The signal handlers are in place before the server says it listens: a SIGTERM sent
+/// the moment that line appears is a graceful stop, never the default action's kill.
+#[tokio::test]
+async fn a_sigterm_as_soon_as_it_listens_is_a_graceful_stop() {
+    for _ in 0..5 {
+        let mut app = spawn_app().await;
+        app.signal("TERM");
+        let status = app.wait_exit(Duration::from_secs(10)).expect("exits");
+        assert!(status.success(), "killed instead of stopped: {status:?}");
+    }
+}
+
 #[tokio::test]
 async fn publishes_acknowledged_during_shutdown_are_kept() {
     let mut app = spawn_app().await;
