@@ -31,6 +31,9 @@ pub(crate) enum ClusterError {
     /// The node is shutting down.
     #[error("the cluster backend is closed")]
     Closed,
+    /// An idempotency key recorded for a different request.
+    #[error("the idempotency key was used for a different request")]
+    KeyReused,
 }
 
 impl ClusterError {
@@ -79,6 +82,7 @@ impl From<ClusterError> for EngineError {
     fn from(error: ClusterError) -> Self {
         match error {
             ClusterError::Closed => Self::Closed,
+            ClusterError::KeyReused => Self::KeyReused,
             ClusterError::Redis(e) => Self::Unavailable(format!("Redis: {e}")),
             ClusterError::ScriptReplyLost(e) => Self::OutcomeUnknown(format!("Redis: {e}")),
             ClusterError::Postgres(e) => Self::Unavailable(format!("PostgreSQL: {e}")),

@@ -13,7 +13,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamRangeReply;
 use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventId, Timestamp};
-use taskhub_engine::{CommitSink, EngineError, EventLog, NewEvent, Replay};
+use taskhub_engine::{Applied, CommitSink, EngineError, EventLog, Idempotency, NewEvent, Replay};
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -128,29 +128,39 @@ impl RedisLog {
         row: i64,
         fields: &EntryFields,
     ) -> Result<EventId, ClusterError> {
-        let marker = script::marker_key(database, row);
-        let first = self
-            .append(std::slice::from_ref(fields), Some(&marker))
+        let marker = Record {
+            key: script::marker_key(database, row),
+            ttl_secs: script::MARKER_TTL_SECS,
+            fingerprint: "",
+        };
+        let (_, first) = self
+            .append(std::slice::from_ref(fields), Some(marker))
             .await?;
         Ok(EventId::new(first))
     }
 
-    /// Runs the publish script; returns the first id it assigned.
+    /// Runs the publish script; returns whether it appended (or found `record` from an
+    /// earlier run, or refused it), and the first id.
     async fn append(
         &self,
         entries: &[EntryFields],
-        marker: Option<&str>,
-    ) -> Result<u64, ClusterError> {
+        record: Option<Record<'_>>,
+    ) -> Result<(u8, u64), ClusterError> {
         let mut call = self.inner.scripts.publish.prepare_invoke();
         call.key(STREAM)
             .key(COUNTER)
             .key(UPDATE_IDS)
             .key(UPDATE_POSITIONS);
-        if let Some(marker) = marker {
-            call.key(marker);
-        }
+        let (ttl_secs, fingerprint) = match &record {
+            Some(record) => {
+                call.key(&record.key);
+                (record.ttl_secs, record.fingerprint)
+            }
+            None => (0, ""),
+        };
         call.arg(self.inner.history_size)
-            .arg(script::MARKER_TTL_SECS);
+            .arg(ttl_secs)
+            .arg(fingerprint);
         for fields in entries {
             call.arg(&fields.args()[..]);
         }
@@ -187,16 +197,35 @@ impl RedisLog {
 impl EventLog for RedisLog {
     /// One script call: answered once Redis replied, so as durable as its persistence
     /// setting makes it (docs/cluster.md).
-    async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, EngineError> {
+    async fn publish(
+        &self,
+        events: Vec<NewEvent>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Vec<EventId>>, EngineError> {
         let timestamp = Timestamp::now();
         let entries: Vec<_> = events
             .iter()
             .map(|event| entry::fields(event, timestamp))
             .collect();
-        let first = self.append(&entries, None).await?;
-        Ok((first..first + entries.len() as u64)
+        let record = idempotency.as_ref().map(|idempotency| Record {
+            key: script::idempotency_key(idempotency.key.as_str()),
+            ttl_secs: idempotency.ttl_secs(),
+            fingerprint: idempotency.fingerprint.as_str(),
+        });
+        let (status, first) = self.append(&entries, record).await?;
+        let ids = (first..first + entries.len() as u64)
             .map(EventId::new)
-            .collect())
+            .collect();
+        match status {
+            script::APPENDED => Ok(Applied::fresh(ids)),
+            script::REPLAYED => Ok(Applied::replayed(ids)),
+            script::KEY_REUSED => Err(EngineError::KeyReused),
+            other => Err(ClusterError::corrupt(
+                "event log",
+                format!("the publish script answered status {other}"),
+            )
+            .into()),
+        }
     }
 
     /// One `MULTI`, so the bounds checked and the entries returned agree even while
@@ -273,6 +302,14 @@ impl EventLog for RedisLog {
             let _ = reader.await;
         }
     }
+}
+
+/// The record a publish script keeps beside what it appends (`script::PUBLISH`).
+struct Record<'a> {
+    key: String,
+    ttl_secs: u64,
+    /// The request's fingerprint; empty for an outbox row's marker.
+    fingerprint: &'a str,
 }
 
 /// The log's bounds, from the counter and the stream's newest and oldest entries.

@@ -18,6 +18,7 @@ use crate::entry::EntryFields;
 use crate::error::ClusterError;
 use crate::failpoint::{self, RELAY_AFTER_XADD};
 use crate::log::RedisLog;
+use crate::postgres::idempotency;
 use crate::postgres::pool::Pool;
 
 /// How often each node sweeps the outbox.
@@ -68,10 +69,12 @@ impl Relay {
         Ok(relayed.len())
     }
 
-    /// Relays the rows of every task with a row older than the sweep period.
+    /// Relays the rows of every task with a row older than the sweep period, and deletes
+    /// the idempotency records that expired.
     async fn sweep(&self) -> Result<usize, ClusterError> {
         let tasks: Vec<i64> = {
             let client = self.pool.get().await?;
+            idempotency::purge(&*client).await?;
             client
                 .query(
                     "SELECT DISTINCT task_id FROM taskhub_outbox \

@@ -24,27 +24,48 @@ pub(crate) const UPDATE_IDS: &str = "taskhub:update_ids";
 /// The same ids scored by that event id, so the script can drop those trimmed away.
 pub(crate) const UPDATE_POSITIONS: &str = "taskhub:update_positions";
 
+/// An idempotency key's record (`"<first id> <fingerprint>"`), kept for its TTL.
+pub(crate) fn idempotency_key(key: &str) -> String {
+    format!("taskhub:idempotency:{key}")
+}
+
+/// What the publish script answers: `{status, first id}`.
+pub(crate) const APPENDED: u8 = 0;
+/// The record's key existed for this request: nothing appended, the recorded first id.
+pub(crate) const REPLAYED: u8 = 1;
+/// The idempotency key's record names another request: nothing appended.
+pub(crate) const KEY_REUSED: u8 = 2;
+
 /// Appends a batch: `KEYS` = stream, counter, update ids, update positions, and optionally
-/// the outbox row's marker; `ARGV` = max length, marker TTL, then six values per event:
+/// a record key (an outbox row's marker or an idempotency key); `ARGV` = max length, the
+/// record's TTL, the request's fingerprint (`""` for a marker), then six values per event:
 /// type, topic (`""` for none), private (`"1"`/`"0"`), envelope tail, Mercure update id
-/// and fields (`""` for a native event). Returns the first id of the batch.
+/// and fields (`""` for a native event). Returns `{status, first id}` (`APPENDED`,
+/// `REPLAYED` or `KEY_REUSED`).
 ///
 /// The next id is one past the larger of the counter and the stream's last entry, so a
-/// lost counter cannot make an append fail halfway. With a marker that already exists the
-/// script appends nothing and returns the id recorded: relaying a row twice is harmless.
-/// An update id records its newest event (ids may be reused, as Mercure allows).
-/// `MAXLEN` is exact, so the stream keeps exactly the newest `history_size` events, as
-/// the single-node log does; the update ids whose newest event is trimmed go with it.
+/// lost counter cannot make an append fail halfway. With a record that already exists the
+/// script appends nothing and returns the first id recorded (relaying a row twice, or
+/// retrying a publish with its idempotency key, is harmless), or refuses a fingerprint
+/// other than the one recorded. An update id records its newest event (ids may be
+/// reused, as Mercure allows). `MAXLEN` is exact, so the stream keeps exactly the newest
+/// `history_size` events, as the single-node log does; the update ids whose newest event
+/// is trimmed go with it.
 const PUBLISH: &str = r"
-local marker = KEYS[5]
-if marker then
-  local done = redis.call('GET', marker)
-  if done then return tonumber(done) end
+local record = KEYS[5]
+local fingerprint = ARGV[3]
+if record then
+  local done = redis.call('GET', record)
+  if done then
+    local first, recorded = string.match(done, '^(%d+) ?(%x*)$')
+    if recorded ~= fingerprint then return {2, 0} end
+    return {1, tonumber(first)}
+  end
 end
-local n = (#ARGV - 2) / 6
+local n = (#ARGV - 3) / 6
 local last = last_issued()
 for i = 0, n - 1 do
-  local a = 3 + i * 6
+  local a = 4 + i * 6
   local id = last + 1 + i
   local entry = {'t', ARGV[a], 'p', ARGV[a + 1], 'v', ARGV[a + 2], 'e', ARGV[a + 3]}
   if ARGV[a + 4] ~= '' then
@@ -62,8 +83,12 @@ if trimmed > 0 then
   for _, update in ipairs(gone) do redis.call('HDEL', KEYS[3], update) end
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', trimmed)
 end
-if marker then redis.call('SET', marker, string.format('%d', last + 1), 'EX', ARGV[2]) end
-return last + 1
+if record then
+  local value = string.format('%d', last + 1)
+  if fingerprint ~= '' then value = value .. ' ' .. fingerprint end
+  redis.call('SET', record, value, 'EX', ARGV[2])
+end
+return {0, last + 1}
 ";
 
 /// The last id issued: the larger of the counter and the stream's last entry

@@ -4,6 +4,7 @@
 //! - [`EventType`], [`Topic`], [`EventId`], [`TaskStatus`]: newtypes that can only hold valid
 //!   values, so everything past the HTTP edge can trust them ("parse, don't validate").
 //! - [`Filter`]: a subscriber's `types` / `topics` selection.
+//! - [`IdempotencyKey`]: a client's name for one write, so that retrying it is safe.
 //! - [`frame`]: the SSE encoder. Each event is encoded exactly once into an [`EventFrame`]
 //!   whose bytes every subscriber shares.
 //! - [`Timestamp`]: RFC 3339 UTC instants as the envelope carries them.
@@ -14,6 +15,7 @@ mod event_id;
 mod event_type;
 mod filter;
 pub mod frame;
+mod idempotency_key;
 pub mod mercure;
 mod selector;
 pub mod task;
@@ -24,6 +26,7 @@ pub use event_id::{EventId, ParseEventIdError};
 pub use event_type::{EventType, ParseEventTypeError};
 pub use filter::{Filter, ParseFilterError};
 pub use frame::EventFrame;
+pub use idempotency_key::{IdempotencyKey, ParseIdempotencyKeyError};
 pub use selector::Selector;
 pub use task::{ParseTaskStatusError, Task, TaskId, TaskStatus, UnknownTaskId};
 pub use timestamp::Timestamp;

@@ -20,6 +20,10 @@ pub enum EngineError {
     /// The engine is shutting down, or its writer has stopped: nothing was applied.
     #[error("the event store is closed")]
     Closed,
+    /// The write's idempotency key was used before for a different request: nothing was
+    /// applied.
+    #[error("this Idempotency-Key was already used for a different request")]
+    KeyReused,
 }
 
 impl EngineError {
@@ -41,6 +45,7 @@ mod tests {
             EngineError::Unavailable("refused".into()),
             EngineError::Corrupt("row 3".into()),
             EngineError::Closed,
+            EngineError::KeyReused,
         ] {
             assert!(!nothing_applied.may_have_applied(), "{nothing_applied}");
         }

@@ -5,7 +5,7 @@ use std::future::Future;
 use taskhub_core::EventId;
 use taskhub_core::mercure::ResumePoint;
 
-use crate::{EngineError, NewEvent, Replay};
+use crate::{Applied, EngineError, Idempotency, NewEvent, Replay};
 
 /// The durable, ordered log of events, and (inside the engine) the feed of every committed
 /// event to the [`CommitSink`](crate::CommitSink) it was opened with.
@@ -15,13 +15,18 @@ use crate::{EngineError, NewEvent, Replay};
 ///   and never reused;
 /// - a publish is answered `Ok` only once its events are as durable as the engine makes
 ///   them, and its frames reach the sink only once they are durable too;
-/// - an `Err` other than [`EngineError::OutcomeUnknown`] means nothing was appended.
+/// - an `Err` other than [`EngineError::OutcomeUnknown`] means nothing was appended;
+/// - a publish with an [`Idempotency`] key appends at most once while the key lives: the
+///   key is recorded atomically with the events, and a retry with it is answered the first
+///   attempt's ids ([`Applied::replayed`]) or, for a different request,
+///   [`EngineError::KeyReused`]. Concurrent attempts are serialized: one appends.
 pub trait EventLog: Send + Sync {
-    /// Appends events, all or nothing, and returns their ids.
+    /// Appends events, all or nothing, and returns their ids (consecutive).
     fn publish(
         &self,
         events: Vec<NewEvent>,
-    ) -> impl Future<Output = Result<Vec<EventId>, EngineError>> + Send;
+        idempotency: Option<Idempotency>,
+    ) -> impl Future<Output = Result<Applied<Vec<EventId>>, EngineError>> + Send;
 
     /// Up to `limit` events after `after`, or [`Replay::Unavailable`] when `after` is
     /// unknown or older than the retained history.

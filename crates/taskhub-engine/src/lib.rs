@@ -10,17 +10,21 @@
 //!   of committed frames to the hub, and a page of history.
 //! - [`NewTask`], [`TaskPatch`], [`task_event`] (`task`): the task changes, and the event
 //!   each one records, written once for every engine.
+//! - [`Idempotency`], [`Applied`], [`Answer`] (`idempotency`): retry-safe writes, and
+//!   what an engine records with a key to answer a retry as the first attempt was.
 //! - [`EngineError`] (`error`): why a request failed, and whether it may still have been
 //!   applied.
 
 mod error;
 mod event;
 mod event_log;
+mod idempotency;
 mod task;
 mod task_store;
 
 pub use error::EngineError;
 pub use event::{CommitSink, NewEvent, Replay};
 pub use event_log::EventLog;
+pub use idempotency::{Answer, Applied, Fingerprint, Idempotency};
 pub use task::{NewTask, TaskPatch, task_event};
 pub use task_store::TaskStore;

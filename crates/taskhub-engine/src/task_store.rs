@@ -4,16 +4,24 @@ use std::future::Future;
 
 use taskhub_core::{Task, TaskId, TaskStatus};
 
-use crate::{EngineError, NewTask, TaskPatch};
+use crate::{Applied, EngineError, Idempotency, NewTask, TaskPatch};
 
 /// The tasks. Every change is recorded in the event log as the event [`task_event`]
 /// builds (`task_created`, `task_updated`, `task_deleted`), exactly once: in the same
 /// transaction as the change, or through an outbox relayed after it.
 ///
+/// A change with an [`Idempotency`] key is applied at most once while the key lives, as
+/// [`EventLog::publish`](crate::EventLog::publish) promises for events: the key is
+/// recorded in the change's transaction with the task as answered.
+///
 /// [`task_event`]: crate::task_event
 pub trait TaskStore: Send + Sync {
     /// Creates a task and records `task_created`.
-    fn create_task(&self, task: NewTask) -> impl Future<Output = Result<Task, EngineError>> + Send;
+    fn create_task(
+        &self,
+        task: NewTask,
+        idempotency: Option<Idempotency>,
+    ) -> impl Future<Output = Result<Applied<Task>, EngineError>> + Send;
 
     /// Applies a patch ([`TaskPatch::apply`]) and records `task_updated`; `None` when there
     /// is no such task.
@@ -21,13 +29,15 @@ pub trait TaskStore: Send + Sync {
         &self,
         id: TaskId,
         patch: TaskPatch,
-    ) -> impl Future<Output = Result<Option<Task>, EngineError>> + Send;
+        idempotency: Option<Idempotency>,
+    ) -> impl Future<Output = Result<Applied<Option<Task>>, EngineError>> + Send;
 
     /// Deletes a task and records `task_deleted`; `None` when there is no such task.
     fn delete_task(
         &self,
         id: TaskId,
-    ) -> impl Future<Output = Result<Option<Task>, EngineError>> + Send;
+        idempotency: Option<Idempotency>,
+    ) -> impl Future<Output = Result<Applied<Option<Task>>, EngineError>> + Send;
 
     fn get_task(
         &self,

@@ -40,6 +40,8 @@ pub mod defaults {
     pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
     pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
     pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+    /// How long an `Idempotency-Key` is remembered: a day, as Stripe's API does.
+    pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 }
 
 /// The bounds [`Config::validate`] holds settings to.
@@ -95,6 +97,8 @@ pub struct Config {
     pub write_timeout: Duration,
     /// Largest request head (request line and headers) accepted.
     pub max_header_bytes: usize,
+    /// How long a write's `Idempotency-Key` is remembered; at least a second.
+    pub idempotency_ttl: Duration,
     /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate and key.
     pub tls: Option<TlsFiles>,
 }
@@ -134,6 +138,7 @@ impl Default for Config {
             header_read_timeout: defaults::HEADER_READ_TIMEOUT,
             write_timeout: defaults::WRITE_TIMEOUT,
             max_header_bytes: defaults::MAX_HEADER_BYTES,
+            idempotency_ttl: defaults::IDEMPOTENCY_TTL,
             tls: None,
         }
     }
@@ -146,6 +151,7 @@ impl Config {
         at_least_a_second("body-timeout-secs", self.body_timeout)?;
         at_least_a_second("header-timeout-secs", self.header_read_timeout)?;
         at_least_a_second("write-timeout-secs", self.write_timeout)?;
+        at_least_a_second("idempotency-ttl-secs", self.idempotency_ttl)?;
         within("client-buffer", self.client_buffer, bounds::CLIENT_BUFFER)?;
         within(
             "max-header-bytes",

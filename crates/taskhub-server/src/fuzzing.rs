@@ -4,6 +4,7 @@
 use std::sync::LazyLock;
 
 use serde_json::Value;
+use taskhub_core::mercure::UpdateId;
 use taskhub_engine::NewEvent;
 
 use crate::api::{events, tasks};
@@ -48,7 +49,7 @@ pub fn jwt(token: &str) -> bool {
 
 /// A Mercure publish body: the event it would store, if it is accepted.
 pub fn mercure_publish(body: &[u8]) -> Option<NewEvent> {
-    crate::mercure::publish::Update::parse(body)
+    crate::mercure::publish::Update::parse(body, || UpdateId::uuid_v8([0; 16]))
         .ok()?
         .into_event(MAX_EVENT_BYTES)
         .ok()

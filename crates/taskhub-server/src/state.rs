@@ -15,6 +15,7 @@ use crate::backend::{EventLog, TaskStore};
 use crate::client_addr::TrustedProxies;
 use crate::config::Config;
 use crate::edge::body::BodyLimits;
+use crate::edge::idempotency::IdempotencyTtl;
 use crate::hub::Hub;
 use crate::mercure::MercureHub;
 use crate::rate_limit::Limits;
@@ -67,5 +68,11 @@ impl FromRef<AppState> for BodyLimits {
             max_bytes: state.config.max_body_bytes,
             timeout: state.config.body_timeout,
         }
+    }
+}
+
+impl FromRef<AppState> for IdempotencyTtl {
+    fn from_ref(state: &AppState) -> Self {
+        Self(state.config.idempotency_ttl)
     }
 }

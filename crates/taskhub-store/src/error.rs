@@ -15,12 +15,16 @@ pub(crate) enum SqliteError {
     /// A row TaskHub did not write; the message says what is corrupt.
     #[error("{0}")]
     Corrupt(String),
+    /// An idempotency key recorded for a different request.
+    #[error("the idempotency key was used for a different request")]
+    KeyReused,
 }
 
 impl From<SqliteError> for EngineError {
     fn from(error: SqliteError) -> Self {
         match error {
             SqliteError::Corrupt(detail) => Self::Corrupt(detail),
+            SqliteError::KeyReused => Self::KeyReused,
             other => Self::Unavailable(other.to_string()),
         }
     }

@@ -9,7 +9,8 @@
 //!   one transaction (one fsync for many publishes), assigns event ids, encodes each event
 //!   once, and hands the committed frames to the server in id order.
 //! - `reader`: a small pool of read-only connections for replay and task queries.
-//! - `schema`, `tasks`: the tables and the task statements.
+//! - `schema`, `tasks`: the tables and the task statements; `idempotency`: the keys of
+//!   retry-safe writes, recorded in the savepoint of the write each one names.
 //! - `error`: SQLite's failures, and the [`EngineError`] each one becomes.
 //!
 //! # Invariants
@@ -24,6 +25,7 @@
 
 mod database_url;
 mod error;
+mod idempotency;
 mod reader;
 mod schema;
 mod tasks;
@@ -34,7 +36,8 @@ use std::sync::Arc;
 use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventId, Task, TaskId, TaskStatus};
 use taskhub_engine::{
-    CommitSink, EngineError, EventLog, NewEvent, NewTask, Replay, TaskPatch, TaskStore,
+    Applied, CommitSink, EngineError, EventLog, Idempotency, NewEvent, NewTask, Replay, TaskPatch,
+    TaskStore,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -90,8 +93,17 @@ impl Store {
         }
     }
 
-    async fn task_command(&self, command: TaskCommand) -> Result<Option<Task>, EngineError> {
-        self.write(|reply| Write::Task { command, reply }).await
+    async fn task_command(
+        &self,
+        command: TaskCommand,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Option<Task>>, EngineError> {
+        self.write(|reply| Write::Task {
+            command,
+            idempotency,
+            reply,
+        })
+        .await
     }
 
     async fn write<T>(
@@ -108,8 +120,17 @@ impl Store {
 }
 
 impl EventLog for Store {
-    async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, EngineError> {
-        self.write(|reply| Write::Publish { events, reply }).await
+    async fn publish(
+        &self,
+        events: Vec<NewEvent>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Vec<EventId>>, EngineError> {
+        self.write(|reply| Write::Publish {
+            events,
+            idempotency,
+            reply,
+        })
+        .await
     }
 
     async fn replay(&self, after: EventId, limit: usize) -> Result<Replay, EngineError> {
@@ -142,18 +163,41 @@ impl EventLog for Store {
 /// The tasks share the events' file and writer: a change and its event are one savepoint
 /// of one transaction.
 impl TaskStore for Store {
-    async fn create_task(&self, task: NewTask) -> Result<Task, EngineError> {
-        self.task_command(TaskCommand::Create(task))
-            .await?
-            .ok_or(EngineError::Unavailable("created task vanished".into()))
+    async fn create_task(
+        &self,
+        task: NewTask,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Task>, EngineError> {
+        let created = self
+            .task_command(TaskCommand::Create(task), idempotency)
+            .await?;
+        let replayed = created.replayed;
+        let task = created
+            .value
+            .ok_or(EngineError::Unavailable("created task vanished".into()))?;
+        Ok(Applied {
+            value: task,
+            replayed,
+        })
     }
 
-    async fn update_task(&self, id: TaskId, patch: TaskPatch) -> Result<Option<Task>, EngineError> {
-        self.task_command(TaskCommand::Update(id, patch)).await
+    async fn update_task(
+        &self,
+        id: TaskId,
+        patch: TaskPatch,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Option<Task>>, EngineError> {
+        self.task_command(TaskCommand::Update(id, patch), idempotency)
+            .await
     }
 
-    async fn delete_task(&self, id: TaskId) -> Result<Option<Task>, EngineError> {
-        self.task_command(TaskCommand::Delete(id)).await
+    async fn delete_task(
+        &self,
+        id: TaskId,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Option<Task>>, EngineError> {
+        self.task_command(TaskCommand::Delete(id), idempotency)
+            .await
     }
 
     async fn get_task(&self, id: TaskId) -> Result<Option<Task>, EngineError> {

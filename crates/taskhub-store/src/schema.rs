@@ -40,6 +40,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN mercure TEXT;
     CREATE INDEX events_by_mercure_id ON events (mercure_id) WHERE mercure_id IS NOT NULL;
 ",
+    r"
+    -- The keys of retry-safe writes (`Idempotency-Key`), until they expire (Unix seconds):
+    -- the request's fingerprint, and the answer a retry gets (taskhub_engine::Answer).
+    CREATE TABLE idempotency (
+        key         TEXT    PRIMARY KEY,
+        fingerprint TEXT    NOT NULL,
+        answer      TEXT    NOT NULL,
+        expires_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);
+",
 ];
 
 /// How long a connection waits on a lock held by another process before failing.

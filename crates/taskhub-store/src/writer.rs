@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, TransactionBehavior, params};
 use taskhub_core::{EventFrame, EventId, EventType, Task, Timestamp};
-use taskhub_engine::{CommitSink, EngineError, NewEvent, NewTask, TaskPatch, task_event};
+use taskhub_engine::{
+    Answer, Applied, CommitSink, EngineError, Idempotency, NewEvent, NewTask, TaskPatch, task_event,
+};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use crate::error::SqliteError;
-use crate::tasks;
+use crate::{idempotency, tasks};
 
 /// Most operations committed in one transaction; bounds latency under a flood.
 const MAX_BATCH: usize = 512;
@@ -34,11 +36,13 @@ pub(crate) enum WriteOp {
 pub(crate) enum Write {
     Publish {
         events: Vec<NewEvent>,
-        reply: oneshot::Sender<Result<Vec<EventId>, EngineError>>,
+        idempotency: Option<Idempotency>,
+        reply: oneshot::Sender<Result<Applied<Vec<EventId>>, EngineError>>,
     },
     Task {
         command: TaskCommand,
-        reply: oneshot::Sender<Result<Option<Task>, EngineError>>,
+        idempotency: Option<Idempotency>,
+        reply: oneshot::Sender<Result<Applied<Option<Task>>, EngineError>>,
     },
     /// Writes nothing; answered `Ok` once its group commits, proving writes work.
     Ping {
@@ -66,12 +70,12 @@ pub(crate) enum TaskCommand {
 /// An operation's answer, held until the whole group has committed.
 enum Staged {
     Publish(
-        oneshot::Sender<Result<Vec<EventId>, EngineError>>,
-        Result<Vec<EventId>, SqliteError>,
+        oneshot::Sender<Result<Applied<Vec<EventId>>, EngineError>>,
+        Result<Applied<Vec<EventId>>, SqliteError>,
     ),
     Task(
-        oneshot::Sender<Result<Option<Task>, EngineError>>,
-        Result<Option<Task>, SqliteError>,
+        oneshot::Sender<Result<Applied<Option<Task>>, EngineError>>,
+        Result<Applied<Option<Task>>, SqliteError>,
     ),
     Ping(oneshot::Sender<Result<(), EngineError>>),
 }
@@ -207,16 +211,38 @@ impl Writer {
             let (frames_before, last_before) = (frames.len(), last_id);
             let savepoint = tx.savepoint()?;
             let (answer, ok) = match write {
-                Write::Publish { events, reply } => {
-                    let result = events
-                        .into_iter()
-                        .map(|event| append(&savepoint, &mut last_id, event, frames))
-                        .collect::<Result<Vec<_>, _>>();
+                Write::Publish {
+                    events,
+                    idempotency,
+                    reply,
+                } => {
+                    let result = idempotency::once(
+                        &savepoint,
+                        idempotency.as_ref(),
+                        || {
+                            events
+                                .into_iter()
+                                .map(|event| append(&savepoint, &mut last_id, event, frames))
+                                .collect()
+                        },
+                        |ids: &Vec<EventId>| Answer::events(ids),
+                        |answer| answer.event_ids().map_err(|_| SqliteError::KeyReused),
+                    );
                     let ok = result.is_ok();
                     (Staged::Publish(reply, result), ok)
                 }
-                Write::Task { command, reply } => {
-                    let result = apply_task(&savepoint, &mut last_id, command, frames);
+                Write::Task {
+                    command,
+                    idempotency,
+                    reply,
+                } => {
+                    let result = idempotency::once(
+                        &savepoint,
+                        idempotency.as_ref(),
+                        || apply_task(&savepoint, &mut last_id, command, frames),
+                        |task| Answer::Task(task.clone()),
+                        |answer| answer.into_task().map_err(|_| SqliteError::KeyReused),
+                    );
                     let ok = result.is_ok();
                     (Staged::Task(reply, result), ok)
                 }

@@ -63,18 +63,27 @@ async fn update_ids_are_located_at_their_newest_use_and_survive_a_restart() {
     let (store, seen) = open(&dir, 100);
     assert_eq!(
         store
-            .publish(vec![native(), update("u1")])
+            .publish(vec![native(), update("u1")], None)
             .await
-            .expect("stored"),
+            .expect("stored")
+            .value,
         [EventId::new(1), EventId::new(2)]
     );
     assert_eq!(
-        store.publish(vec![update("u2")]).await.expect("stored"),
+        store
+            .publish(vec![update("u2")], None)
+            .await
+            .expect("stored")
+            .value,
         [EventId::new(3)]
     );
     // An id used again is accepted, as Mercure accepts it.
     assert_eq!(
-        store.publish(vec![update("u1")]).await.expect("stored"),
+        store
+            .publish(vec![update("u1")], None)
+            .await
+            .expect("stored")
+            .value,
         [EventId::new(4)]
     );
     // Answers come just before the frames reach the sink; settle waits for them.
@@ -126,7 +135,10 @@ async fn update_ids_are_located_at_their_newest_use_and_survive_a_restart() {
     };
     assert_eq!(frames[1].mercure(), live[1].mercure());
     assert_eq!(frames[1].mercure_fields(), live[1].mercure_fields());
-    store.publish(vec![native()]).await.expect("stored");
+    store
+        .publish(vec![native()], None)
+        .await
+        .expect("stored");
     assert_eq!(
         store.locate(ResumePoint::parse("u1")).await.expect("ok"),
         None
@@ -146,7 +158,10 @@ async fn update_ids_are_located_at_their_newest_use_and_survive_a_restart() {
 async fn a_mercure_row_whose_data_is_not_what_taskhub_wrote_fails_its_replay() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, _) = open(&dir, 100);
-    store.publish(vec![update("u1")]).await.expect("stored");
+    store
+        .publish(vec![update("u1")], None)
+        .await
+        .expect("stored");
     store.close().await;
     let conn = rusqlite::Connection::open(database(&dir)).expect("opens");
     conn.execute(

@@ -205,6 +205,10 @@ struct ServeArgs {
     /// Largest request head (request line and headers), in bytes.
     #[arg(long, env = "TASKHUB_MAX_HEADER_BYTES", default_value_t = defaults::MAX_HEADER_BYTES)]
     max_header_bytes: usize,
+    /// Seconds a write's Idempotency-Key is remembered: a retry with it within this time
+    /// gets the first answer instead of a second write.
+    #[arg(long, env = "TASKHUB_IDEMPOTENCY_TTL_SECS", default_value_t = defaults::IDEMPOTENCY_TTL.as_secs())]
+    idempotency_ttl_secs: u64,
     /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) instead of plain HTTP.
     #[arg(long, env = "TASKHUB_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -273,6 +277,7 @@ impl ServeArgs {
             header_read_timeout: Duration::from_secs(self.header_timeout_secs),
             write_timeout: Duration::from_secs(self.write_timeout_secs),
             max_header_bytes: self.max_header_bytes,
+            idempotency_ttl: Duration::from_secs(self.idempotency_ttl_secs),
             tls: self
                 .tls_cert
                 .zip(self.tls_key)

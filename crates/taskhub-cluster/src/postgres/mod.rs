@@ -5,14 +5,18 @@
 //! relays the row at once (`relay`), so the event follows within milliseconds; if that
 //! fails, or the node dies first, a sweep relays it. A change is refused (503) up front
 //! while Redis is unreachable, so a change is only acknowledged when its event can follow.
+//! A change with an idempotency key records it in the same transaction (`idempotency`).
 
+pub(crate) mod idempotency;
 pub(crate) mod pool;
 mod schema;
 
 use std::sync::Arc;
 
 use taskhub_core::{EventType, Task, TaskId, TaskStatus, Timestamp};
-use taskhub_engine::{EngineError, NewTask, TaskPatch, TaskStore, task_event};
+use taskhub_engine::{
+    Applied, EngineError, Idempotency, NewTask, TaskPatch, TaskStore, task_event,
+};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_postgres::{GenericClient, Row};
@@ -82,10 +86,19 @@ impl PgTasks {
         })
     }
 
-    async fn change(&self, change: Change) -> Result<Option<Task>, ClusterError> {
+    async fn change(
+        &self,
+        change: Change,
+        key: Option<&Idempotency>,
+    ) -> Result<Applied<Option<Task>>, ClusterError> {
         // Refuse while the event could not follow: nothing is written, nothing claimed.
         self.inner.relay.log.ready().await?;
         let mut client = self.inner.pool.get().await?;
+        if let Some(key) = key
+            && let Some(answered) = idempotency::recorded(&*client, key).await?
+        {
+            return Ok(answered);
+        }
         let tx = client.transaction().await?;
         let (task, event_type) = match change {
             Change::Create(new) => (Some(insert(&tx, new).await?), EventType::task_created()),
@@ -93,7 +106,9 @@ impl PgTasks {
             Change::Delete(id) => (delete(&tx, id).await?, EventType::task_deleted()),
         };
         // No such task: the transaction rolls back when dropped.
-        let Some(task) = task else { return Ok(None) };
+        let Some(task) = task else {
+            return Ok(Applied::fresh(None));
+        };
         let fields = entry::fields(&task_event(event_type, &task), Timestamp::now());
         tx.execute(
             "INSERT INTO taskhub_outbox (task_id, event, topic, private, tail) \
@@ -107,6 +122,16 @@ impl PgTasks {
             ],
         )
         .await?;
+        if let Some(key) = key
+            && !idempotency::record(&tx, key, &task).await?
+        {
+            // A concurrent attempt with the key committed first: this one rolls back and
+            // answers as that one did.
+            drop(tx);
+            return idempotency::recorded(&*client, key).await?.ok_or_else(|| {
+                ClusterError::corrupt("task database", "an idempotency record vanished")
+            });
+        }
         tx.commit().await.map_err(ClusterError::commit)?;
         drop(client);
         failpoint::hit(RELAY_AFTER_COMMIT);
@@ -114,7 +139,7 @@ impl PgTasks {
             // Committed: the change stands and the sweep relays its event later.
             warn!(task_id = %task.id, error = %e, "cannot relay a task event now; the outbox sweep will");
         }
-        Ok(Some(task))
+        Ok(Applied::fresh(Some(task)))
     }
 
     async fn select(&self, id: TaskId) -> Result<Option<Task>, ClusterError> {
@@ -154,18 +179,43 @@ impl PgTasks {
 
 /// A change commits with its outbox row; its event follows through the outbox.
 impl TaskStore for PgTasks {
-    async fn create_task(&self, task: NewTask) -> Result<Task, EngineError> {
-        let created = self.change(Change::Create(task)).await?;
-        Ok(created
-            .ok_or_else(|| ClusterError::corrupt("task database", "the created task vanished"))?)
+    async fn create_task(
+        &self,
+        task: NewTask,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Task>, EngineError> {
+        let created = self
+            .change(Change::Create(task), idempotency.as_ref())
+            .await?;
+        let replayed = created.replayed;
+        let task = created
+            .value
+            .ok_or_else(|| ClusterError::corrupt("task database", "the created task vanished"))?;
+        Ok(Applied {
+            value: task,
+            replayed,
+        })
     }
 
-    async fn update_task(&self, id: TaskId, patch: TaskPatch) -> Result<Option<Task>, EngineError> {
-        Ok(self.change(Change::Update(id, patch)).await?)
+    async fn update_task(
+        &self,
+        id: TaskId,
+        patch: TaskPatch,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Option<Task>>, EngineError> {
+        Ok(self
+            .change(Change::Update(id, patch), idempotency.as_ref())
+            .await?)
     }
 
-    async fn delete_task(&self, id: TaskId) -> Result<Option<Task>, EngineError> {
-        Ok(self.change(Change::Delete(id)).await?)
+    async fn delete_task(
+        &self,
+        id: TaskId,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Option<Task>>, EngineError> {
+        Ok(self
+            .change(Change::Delete(id), idempotency.as_ref())
+            .await?)
     }
 
     async fn get_task(&self, id: TaskId) -> Result<Option<Task>, EngineError> {

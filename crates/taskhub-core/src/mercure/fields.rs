@@ -39,7 +39,17 @@ impl UpdateId {
         let mut bytes = [0u8; 16];
         bytes[..6].copy_from_slice(&unix_millis.to_be_bytes()[2..]);
         bytes[6..].copy_from_slice(&random);
-        bytes[6] = 0x70 | (bytes[6] & 0x0f); // version 7
+        Self::urn_uuid(bytes, 7)
+    }
+
+    /// A `urn:uuid:` id holding a UUIDv8 (RFC 9562's custom version) of `digest`'s bits:
+    /// the same digest always names the same update.
+    pub fn uuid_v8(digest: [u8; 16]) -> Self {
+        Self::urn_uuid(digest, 8)
+    }
+
+    fn urn_uuid(mut bytes: [u8; 16], version: u8) -> Self {
+        bytes[6] = (version << 4) | (bytes[6] & 0x0f);
         bytes[8] = 0x80 | (bytes[8] & 0x3f); // variant 10
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         Self(
@@ -164,5 +174,7 @@ mod tests {
         assert_eq!(id.as_str(), "urn:uuid:0190f2a4-b3c1-7fff-bfff-ffffffffffff");
         let id = UpdateId::uuid_v7(1, [0; 10]);
         assert_eq!(id.as_str(), "urn:uuid:00000000-0001-7000-8000-000000000000");
+        let id = UpdateId::uuid_v8([0xff; 16]);
+        assert_eq!(id.as_str(), "urn:uuid:ffffffff-ffff-8fff-bfff-ffffffffffff");
     }
 }

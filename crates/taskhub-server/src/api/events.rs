@@ -18,6 +18,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use super::fields::Fields;
 use crate::auth::TaskhubCaller;
 use crate::edge::body::JsonBody;
+use crate::edge::idempotency::{self, RetryKey};
 use crate::edge::publish::{append, check_data_size};
 use crate::edge::{resume, stream};
 use crate::error::ApiError;
@@ -30,6 +31,7 @@ use crate::subscription::{Resume, View};
 /// `POST /events`: one event object or an array of them, all or nothing. Answers 202
 /// only once the events are committed.
 #[utoipa::path(post, path = "/events", tag = "events", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    params(RetryKey),
     request_body(content = PublishBody, content_type = "application/json"),
     responses(
         (status = 202, description = "Committed; the ids assigned", body = Published), WriteErrors))]
@@ -37,15 +39,19 @@ pub(crate) async fn publish(
     _: WriteAllowed,
     State(state): State<AppState>,
     caller: TaskhubCaller,
+    retry_key: RetryKey,
     JsonBody(body): JsonBody,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let (events, batch) = parse_publish_body(&body, state.config.max_event_bytes)?;
     for event in &events {
         caller.check_publish(event.topic.as_ref())?;
     }
-    let ids = append(&state.events, events).await?;
-    let ids = ids.iter().map(ToString::to_string).collect();
-    Ok((StatusCode::ACCEPTED, Json(Published::new(ids, batch))))
+    let idempotency = retry_key.for_body(body.to_string().as_bytes());
+    let applied = append(&state.events, events, idempotency).await?;
+    Ok(idempotency::answer(applied, |ids| {
+        let ids = ids.iter().map(ToString::to_string).collect();
+        (StatusCode::ACCEPTED, Json(Published::new(ids, batch))).into_response()
+    }))
 }
 
 /// A publish body: one event object (`batch` false) or an array of 1 to

@@ -5,11 +5,11 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use taskhub_core::{Task, TaskId, TaskStatus};
-use taskhub_engine::{NewTask, TaskPatch};
+use taskhub_engine::{Applied, NewTask, TaskPatch};
 use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::{RefOr, path};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
@@ -18,6 +18,7 @@ use super::fields::Fields;
 use super::health::Status;
 use crate::auth::TaskhubCaller;
 use crate::edge::body::JsonBody;
+use crate::edge::idempotency::{self, RetryKey};
 use crate::error::ApiError;
 use crate::error::openapi::{
     DeleteErrors, ListErrors, PatchErrors, ReadErrors, StatusErrors, WriteErrors,
@@ -31,6 +32,7 @@ const MAX_TITLE_CHARS: usize = Task::MAX_TITLE_CHARS;
 const MAX_DESCRIPTION_CHARS: usize = Task::MAX_DESCRIPTION_CHARS;
 
 #[utoipa::path(post, path = "/tasks", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    params(RetryKey),
     request_body(content = NewTaskInput, content_type = "application/json"),
     responses(
         (status = 201, description = "Created, with its `task_created` event", body = Task), WriteErrors))]
@@ -38,16 +40,22 @@ pub(crate) async fn create(
     _: WriteAllowed,
     State(state): State<AppState>,
     caller: TaskhubCaller,
+    retry_key: RetryKey,
     JsonBody(body): JsonBody,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     caller.check_task_write(None)?;
-    let task = state.tasks.create_task(parse_new_task(&body)?).await?;
-    let location = format!("/tasks/{}", task.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(task),
-    ))
+    let new_task = parse_new_task(&body)?;
+    let idempotency = retry_key.for_body(body.to_string().as_bytes());
+    let created = state.tasks.create_task(new_task, idempotency).await?;
+    Ok(idempotency::answer(created, |task| {
+        let location = format!("/tasks/{}", task.id);
+        (
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            Json(task),
+        )
+            .into_response()
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,7 +116,7 @@ pub(crate) async fn get(
 }
 
 #[utoipa::path(patch, path = "/tasks/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
-    params(("id" = String, Path, description = "The task's id")),
+    params(("id" = String, Path, description = "The task's id"), RetryKey),
     request_body(content = TaskPatchInput, content_type = "application/json"),
     responses(
         (status = 200, description = "Updated, with its `task_updated` event", body = Task), PatchErrors))]
@@ -116,34 +124,54 @@ pub(crate) async fn update(
     _: WriteAllowed,
     State(state): State<AppState>,
     caller: TaskhubCaller,
+    retry_key: RetryKey,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Task>, ApiError> {
+) -> Result<Response, ApiError> {
     let task_id = task_id(&id)?;
     caller.check_task_write(Some(task_id))?;
-    let task = state
-        .tasks
-        .update_task(task_id, parse_task_patch(&body)?)
-        .await?;
-    task.map(Json).ok_or_else(|| not_found(&id))
+    let patch = parse_task_patch(&body)?;
+    let idempotency = retry_key.for_body(body.to_string().as_bytes());
+    let updated = state.tasks.update_task(task_id, patch, idempotency).await?;
+    found(updated, &id, |task| Json(task).into_response())
 }
 
 #[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
-    params(("id" = String, Path, description = "The task's id")),
+    params(("id" = String, Path, description = "The task's id"), RetryKey),
     responses(
         (status = 204, description = "Deleted, with its `task_deleted` event"), DeleteErrors))]
 pub(crate) async fn delete(
     _: WriteAllowed,
     State(state): State<AppState>,
     caller: TaskhubCaller,
+    retry_key: RetryKey,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let task_id = task_id(&id)?;
     caller.check_task_write(Some(task_id))?;
-    match state.tasks.delete_task(task_id).await? {
-        Some(_) => Ok(StatusCode::NO_CONTENT),
-        None => Err(not_found(&id)),
-    }
+    let deleted = state
+        .tasks
+        .delete_task(task_id, retry_key.for_body(&[]))
+        .await?;
+    found(deleted, &id, |_| StatusCode::NO_CONTENT.into_response())
+}
+
+/// The answer for a change of task `id`, or 404 when there was no such task (a retry of
+/// a change that found none finds none again: ids are never reused).
+fn found(
+    changed: Applied<Option<Task>>,
+    id: &str,
+    respond: impl FnOnce(Task) -> Response,
+) -> Result<Response, ApiError> {
+    let Applied { value, replayed } = changed;
+    let task = value.ok_or_else(|| not_found(id))?;
+    Ok(idempotency::answer(
+        Applied {
+            value: task,
+            replayed,
+        },
+        respond,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,16 +204,17 @@ fn status_param(name: &str, description: &str, required: bool) -> path::Paramete
 /// The seed's `PUT /tasks/status/{task_id}?new_status=X`, answering as the seed did, but
 /// with 404 for a task that does not exist.
 #[utoipa::path(put, path = "/tasks/status/{id}", tag = "tasks", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
-    params(("id" = String, Path, description = "The task's id"), SetStatusParams),
+    params(("id" = String, Path, description = "The task's id"), SetStatusParams, RetryKey),
     responses(
         (status = 200, description = "Updated, with its `task_updated` event", body = Status), StatusErrors))]
 pub(crate) async fn set_status(
     _: WriteAllowed,
     State(state): State<AppState>,
     caller: TaskhubCaller,
+    retry_key: RetryKey,
     Path(id): Path<String>,
     params: Result<Query<SetStatusParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::invalid("new_status", e.body_text()))?;
     let new_status = params
         .new_status
@@ -196,10 +225,13 @@ pub(crate) async fn set_status(
     };
     let task_id = task_id(&id)?;
     caller.check_task_write(Some(task_id))?;
-    match state.tasks.update_task(task_id, patch).await? {
-        Some(_) => Ok(Json(json!({ "status": "updated" }))),
-        None => Err(not_found(&id)),
-    }
+    let updated = state
+        .tasks
+        .update_task(task_id, patch, retry_key.for_body(&[]))
+        .await?;
+    found(updated, &id, |_| {
+        Json(json!({ "status": "updated" })).into_response()
+    })
 }
 
 /// A `POST /tasks` body.

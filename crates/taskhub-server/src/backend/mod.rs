@@ -16,7 +16,9 @@ mod store_url;
 use taskhub_cluster::{PgTasks, RedisLog};
 use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventId, Task, TaskId, TaskStatus};
-use taskhub_engine::{CommitSink, EngineError, NewEvent, NewTask, Replay, TaskPatch};
+use taskhub_engine::{
+    Applied, CommitSink, EngineError, Idempotency, NewEvent, NewTask, Replay, TaskPatch,
+};
 use taskhub_store::{Store, StoreOptions};
 
 use crate::config::Config;
@@ -117,9 +119,14 @@ macro_rules! on_task_store {
 }
 
 impl EventLog {
-    /// Durably appends events, all or nothing, and returns their ids.
-    pub(crate) async fn publish(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>, EngineError> {
-        on_event_log!(self, publish(events))
+    /// Durably appends events, all or nothing, and returns their ids; at most once per
+    /// idempotency key.
+    pub(crate) async fn publish(
+        &self,
+        events: Vec<NewEvent>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Vec<EventId>>, EngineError> {
+        on_event_log!(self, publish(events, idempotency))
     }
 
     /// Up to `limit` events after `after`, or [`Replay::Unavailable`].
@@ -152,20 +159,29 @@ impl EventLog {
 }
 
 impl TaskStore {
-    pub(crate) async fn create_task(&self, task: NewTask) -> Result<Task, EngineError> {
-        on_task_store!(self, create_task(task))
+    pub(crate) async fn create_task(
+        &self,
+        task: NewTask,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Task>, EngineError> {
+        on_task_store!(self, create_task(task, idempotency))
     }
 
     pub(crate) async fn update_task(
         &self,
         id: TaskId,
         patch: TaskPatch,
-    ) -> Result<Option<Task>, EngineError> {
-        on_task_store!(self, update_task(id, patch))
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Option<Task>>, EngineError> {
+        on_task_store!(self, update_task(id, patch, idempotency))
     }
 
-    pub(crate) async fn delete_task(&self, id: TaskId) -> Result<Option<Task>, EngineError> {
-        on_task_store!(self, delete_task(id))
+    pub(crate) async fn delete_task(
+        &self,
+        id: TaskId,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Applied<Option<Task>>, EngineError> {
+        on_task_store!(self, delete_task(id, idempotency))
     }
 
     pub(crate) async fn get_task(&self, id: TaskId) -> Result<Option<Task>, EngineError> {

@@ -1,5 +1,6 @@
 //! What both protocols' edges share: reading a body within its limits (`body`), the
-//! `Last-Event-ID` rule (`resume`), appending what a publish parsed (`publish`),
+//! `Last-Event-ID` rule (`resume`), retry-safe writes (`idempotency`), appending what a
+//! publish parsed (`publish`),
 //! opening an event stream (`stream`), and the layers around every route: CORS
 //! (`cors`) and the request-head limit (`head_limit`).
 //!
@@ -8,6 +9,7 @@
 pub(crate) mod body;
 pub(crate) mod cors;
 pub(crate) mod head_limit;
+pub(crate) mod idempotency;
 pub(crate) mod publish;
 pub(crate) mod resume;
 pub(crate) mod stream;

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::value::RawValue;
 use taskhub_core::EventId;
-use taskhub_engine::NewEvent;
+use taskhub_engine::{Applied, Idempotency, NewEvent};
 
 use crate::backend::EventLog;
 use crate::error::ApiError;
@@ -28,13 +28,15 @@ pub(crate) fn check_data_size(data: &RawValue, limit: usize) -> Result<(), DataT
     Ok(())
 }
 
-/// Appends `events` to the log, all or nothing, and returns their ids once durable.
+/// Appends `events` to the log, all or nothing, and returns their ids once durable; with
+/// an idempotency key, at most once (a retry gets the first attempt's ids).
 pub(crate) async fn append(
     log: &EventLog,
     events: Vec<NewEvent>,
-) -> Result<Vec<EventId>, ApiError> {
+    idempotency: Option<Idempotency>,
+) -> Result<Applied<Vec<EventId>>, ApiError> {
     let started = Instant::now();
-    let ids = log.publish(events).await?;
+    let ids = log.publish(events, idempotency).await?;
     METRICS.publish_duration.observe(started.elapsed());
     Ok(ids)
 }

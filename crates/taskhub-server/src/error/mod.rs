@@ -57,14 +57,35 @@ pub(crate) enum ApiError {
     HeadTooLarge { limit: usize },
     #[error("the server is at its limit of {limit} open streams; retry later")]
     TooManyStreams { limit: usize, retry_after: Duration },
+    /// A request header is malformed (the header is named in `header`).
+    #[error("`{header}`: {detail}")]
+    BadHeader {
+        header: &'static str,
+        detail: String,
+    },
+    /// The write's `Idempotency-Key` was recorded for a different request.
+    #[error(
+        "this Idempotency-Key was already used for a different request (another endpoint, \
+         target or body); nothing was stored: use a new key for a new request"
+    )]
+    IdempotencyKeyReused,
     #[error("{}; {}", .0, what_was_stored(.0))]
-    StoreUnavailable(#[from] EngineError),
+    StoreUnavailable(EngineError),
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::KeyReused => Self::IdempotencyKeyReused,
+            other => Self::StoreUnavailable(other),
+        }
+    }
 }
 
 /// What a client may assume after a store failure, for the problem's detail.
 fn what_was_stored(error: &EngineError) -> &'static str {
     if error.may_have_applied() {
-        "the outcome is unknown: it may have been stored"
+        "the outcome is unknown: it may have been stored; retry with the same Idempotency-Key"
     } else {
         "nothing was stored, retry later"
     }
@@ -83,9 +104,12 @@ impl ApiError {
             Self::MalformedJson(_)
             | Self::UnreadableBody(_)
             | Self::BadParameter { .. }
-            | Self::BadFormField { .. } => StatusCode::BAD_REQUEST,
+            | Self::BadFormField { .. }
+            | Self::BadHeader { .. } => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidField { .. } | Self::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -119,6 +143,8 @@ impl ApiError {
             Self::NoRoute(_) => "no-route",
             Self::MethodNotAllowed(_) => "method-not-allowed",
             Self::TooManyStreams { .. } => "too-many-streams",
+            Self::BadHeader { .. } => "invalid-header",
+            Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::StoreUnavailable(_) => "store-unavailable",
         }
     }
@@ -141,6 +167,8 @@ impl ApiError {
             Self::NoRoute(_) => "No such endpoint",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::TooManyStreams { .. } => "Too many open streams",
+            Self::BadHeader { .. } => "Invalid header",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::StoreUnavailable(_) => "Store unavailable",
         }
     }
@@ -172,6 +200,7 @@ impl IntoResponse for ApiError {
                 drop(body.insert("field".into(), json!(field)));
             }
             Self::BadParameter { param, .. } => drop(body.insert("parameter".into(), json!(param))),
+            Self::BadHeader { header, .. } => drop(body.insert("header".into(), json!(header))),
             _ => {}
         }
         if let Self::StoreUnavailable(_) = self {
@@ -207,7 +236,7 @@ mod tests {
         assert_eq!(
             lost.to_string(),
             "the event store did not confirm the write: Redis: timed out; the outcome is \
-             unknown: it may have been stored"
+             unknown: it may have been stored; retry with the same Idempotency-Key"
         );
         let refused = ApiError::from(EngineError::Unavailable("database is locked".into()));
         assert_eq!(
@@ -220,5 +249,14 @@ mod tests {
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         }
+    }
+
+    #[test]
+    fn a_key_reused_for_another_request_is_422_not_a_store_failure() {
+        let error = ApiError::from(EngineError::KeyReused);
+        assert_eq!(error.slug(), "idempotency-key-reused");
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

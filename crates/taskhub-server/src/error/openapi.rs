@@ -27,10 +27,10 @@ problem_responses! {
     StreamErrors: 400, 401, 403, 429, 503;
     ListErrors: 400, 401, 503;
     ReadErrors: 401, 404, 503;
-    DeleteErrors: 401, 403, 404, 429, 503;
-    StatusErrors: 401, 403, 404, 422, 429, 503;
+    DeleteErrors: 400, 401, 403, 404, 422, 429, 503;
+    StatusErrors: 400, 401, 403, 404, 422, 429, 503;
     ReadyErrors: 503;
-    MercurePublishErrors: 400, 401, 403, 408, 413, 415, 429, 503;
+    MercurePublishErrors: 400, 401, 403, 408, 413, 415, 422, 429, 503;
     MercureSubscribeErrors: 400, 401, 429, 503;
 }
 
@@ -40,14 +40,14 @@ fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
         .iter()
         .map(|status| {
             let description = match status {
-                400 => "Malformed JSON, query parameter (named in `parameter`) or form field (in `field`)",
+                400 => "Malformed JSON, query parameter (named in `parameter`), form field (in `field`) or header (in `header`: a malformed Idempotency-Key)",
                 401 => "No or bad credentials",
                 403 => "The credentials do not cover the topic",
                 404 => "No such task",
                 408 => "The body arrived too slowly",
                 413 => "The body is over --max-body-bytes",
                 415 => "The body is not application/x-www-form-urlencoded",
-                422 => "A field is invalid (named in `field`)",
+                422 => "A field is invalid (named in `field`), or the Idempotency-Key was used for a different request",
                 429 => "Rate limited: see Retry-After",
                 _ => "Store unavailable, or at the stream limit: see Retry-After",
             };
@@ -75,4 +75,6 @@ pub(crate) struct Problem {
     field: Option<String>,
     /// The query parameter at fault, for 400.
     parameter: Option<String>,
+    /// The request header at fault, for 400.
+    header: Option<String>,
 }

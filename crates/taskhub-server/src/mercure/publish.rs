@@ -16,6 +16,7 @@ use super::caller::MercurePublisher;
 use super::discovery::PATH;
 use super::form;
 use crate::edge::body::{self, BodyLimits};
+use crate::edge::idempotency::{self, RetryKey};
 use crate::edge::publish::{append, check_data_size};
 use crate::error::ApiError;
 use crate::error::openapi::MercurePublishErrors;
@@ -27,6 +28,7 @@ use crate::state::AppState;
 /// selectors must match every topic. Answers `200 text/plain` with the update's id.
 #[utoipa::path(post, path = PATH, tag = "mercure",
     security(("bearer" = []), ("mercure_cookie" = []), ("mercure_query" = [])),
+    params(RetryKey),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "`topic` (repeatable: the first is canonical), `data`, `private`, `id`, `type`, `retry`"),
     responses(
@@ -36,11 +38,17 @@ pub(crate) async fn publish(
     _: WriteAllowed,
     State(state): State<AppState>,
     MercurePublisher(grants): MercurePublisher,
+    retry_key: RetryKey,
     request: Request,
 ) -> Result<Response, ApiError> {
     check_content_type(request.headers())?;
     let body = body::read(request, BodyLimits::from_ref(&state)).await?;
-    let update = Update::parse(&body)?;
+    let idempotency = retry_key.for_body(&body);
+    let update = Update::parse(&body, || {
+        idempotency
+            .as_ref()
+            .map_or_else(generate_id, idempotency::update_id)
+    })?;
     if let Some(denied) = update
         .topics
         .iter()
@@ -53,9 +61,11 @@ pub(crate) async fn publish(
     }
     let id = update.id.to_string();
     let event = update.into_event(state.config.max_event_bytes)?;
-    append(&state.events, vec![event]).await?;
+    let appended = append(&state.events, vec![event], idempotency).await?;
     let plain = HeaderValue::from_static("text/plain; charset=utf-8");
-    Ok(([(CONTENT_TYPE, plain)], id).into_response())
+    Ok(idempotency::answer(appended, |_| {
+        ([(CONTENT_TYPE, plain)], id).into_response()
+    }))
 }
 
 /// Draft-07 publishes are form-encoded; anything else is refused rather than guessed at.
@@ -87,7 +97,11 @@ pub(crate) struct Update {
 }
 
 impl Update {
-    pub(crate) fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    /// The update in `body`; `fresh_id` names it when the body gives no `id`.
+    pub(crate) fn parse(
+        body: &[u8],
+        fresh_id: impl FnOnce() -> UpdateId,
+    ) -> Result<Self, ApiError> {
         let pairs = form::pairs(body).map_err(|bad| ApiError::BadFormField {
             field: bad.name.unwrap_or_else(|| "body".into()),
             detail: "is not UTF-8 once percent-decoded".into(),
@@ -130,7 +144,7 @@ impl Update {
             private,
             id: match id {
                 Some(id) => UpdateId::parse(&id).map_err(|e| field("id", e.to_string()))?,
-                None => generate_id(),
+                None => fresh_id(),
             },
             update_type: update_type
                 .map(|t| UpdateType::parse(&t))
