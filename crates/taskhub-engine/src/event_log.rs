@@ -19,7 +19,8 @@ use crate::{Applied, EngineError, Idempotency, NewEvent, Replay};
 /// - a publish with an [`Idempotency`] key appends at most once while the key lives: the
 ///   key is recorded atomically with the events, and a retry with it is answered the first
 ///   attempt's ids ([`Applied::replayed`]) or, for a different request,
-///   [`EngineError::KeyReused`]. Concurrent attempts are serialized: one appends.
+///   [`EngineError::KeyReused`]. Concurrent attempts are serialized: one appends. Keys of
+///   publishes and of task changes are apart: the same key may name one of each.
 pub trait EventLog: Send + Sync {
     /// Appends events, all or nothing, and returns their ids (consecutive).
     fn publish(

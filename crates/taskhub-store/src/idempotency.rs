@@ -12,11 +12,29 @@ use crate::error::SqliteError;
 /// the table holds little beyond the live keys, and unkeyed writes never pay for it.
 const PURGE_BATCH: u32 = 16;
 
-/// Runs `write` unless `idempotency`'s key was recorded: then answers from the record,
-/// or refuses a different request. Otherwise records the key with `write`'s answer, in
-/// the caller's savepoint.
+/// Which writes share a key space: a key names one publish, or one task change (the
+/// cluster keeps the first kind in Redis and the second in PostgreSQL).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Scope {
+    Events,
+    Tasks,
+}
+
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Events => "events",
+            Self::Tasks => "tasks",
+        }
+    }
+}
+
+/// Runs `write` unless `idempotency`'s key was recorded in `scope`: then answers from the
+/// record, or refuses a different request. Otherwise records the key with `write`'s
+/// answer, in the caller's savepoint.
 pub(crate) fn once<T>(
     conn: &Connection,
+    scope: Scope,
     idempotency: Option<&Idempotency>,
     write: impl FnOnce() -> Result<T, SqliteError>,
     answer: impl FnOnce(&T) -> Answer,
@@ -26,7 +44,7 @@ pub(crate) fn once<T>(
         return write().map(Applied::fresh);
     };
     let now = unix_now();
-    if let Some((fingerprint, stored)) = recorded(conn, idempotency, now)? {
+    if let Some((fingerprint, stored)) = recorded(conn, scope, idempotency, now)? {
         idempotency
             .check(&fingerprint)
             .map_err(|_| SqliteError::KeyReused)?;
@@ -37,18 +55,20 @@ pub(crate) fn once<T>(
     let value = write()?;
     let expires_at = now.saturating_add(idempotency.ttl_secs());
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO idempotency (key, fingerprint, answer, expires_at) \
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR REPLACE INTO idempotency (scope, key, fingerprint, answer, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
+        scope.as_str(),
         idempotency.key.as_str(),
         idempotency.fingerprint.as_str(),
         answer(&value).to_stored(),
         sql_int(expires_at),
     ])?;
     conn.prepare_cached(
-        "DELETE FROM idempotency WHERE key IN \
-         (SELECT key FROM idempotency WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
+        "DELETE FROM idempotency WHERE (scope, key) IN \
+         (SELECT scope, key FROM idempotency WHERE expires_at <= ?1 \
+          ORDER BY expires_at LIMIT ?2)",
     )?
     .execute(params![sql_int(now), PURGE_BATCH])?;
     Ok(Applied::fresh(value))
@@ -57,16 +77,19 @@ pub(crate) fn once<T>(
 /// The fingerprint and answer recorded under the key, unless none is or it expired.
 fn recorded(
     conn: &Connection,
+    scope: Scope,
     idempotency: &Idempotency,
     now: u64,
 ) -> Result<Option<(String, String)>, SqliteError> {
     Ok(conn
         .prepare_cached(
-            "SELECT fingerprint, answer FROM idempotency WHERE key = ?1 AND expires_at > ?2",
+            "SELECT fingerprint, answer FROM idempotency \
+             WHERE scope = ?1 AND key = ?2 AND expires_at > ?3",
         )?
-        .query_row(params![idempotency.key.as_str(), sql_int(now)], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
+        .query_row(
+            params![scope.as_str(), idempotency.key.as_str(), sql_int(now)],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
         .optional()?)
 }
 

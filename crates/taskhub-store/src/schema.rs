@@ -43,11 +43,14 @@ const MIGRATIONS: &[&str] = &[
     r"
     -- The keys of retry-safe writes (`Idempotency-Key`), until they expire (Unix seconds):
     -- the request's fingerprint, and the answer a retry gets (taskhub_engine::Answer).
+    -- Publishes and task changes have a scope each, as in the cluster's engines.
     CREATE TABLE idempotency (
-        key         TEXT    PRIMARY KEY,
+        scope       TEXT    NOT NULL,
+        key         TEXT    NOT NULL,
         fingerprint TEXT    NOT NULL,
         answer      TEXT    NOT NULL,
-        expires_at  INTEGER NOT NULL
+        expires_at  INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
     ) WITHOUT ROWID;
     CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);
 ",

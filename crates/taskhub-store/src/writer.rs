@@ -17,7 +17,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 use crate::error::SqliteError;
-use crate::{idempotency, tasks};
+use crate::idempotency::{self, Scope};
+use crate::tasks;
 
 /// Most operations committed in one transaction; bounds latency under a flood.
 const MAX_BATCH: usize = 512;
@@ -218,6 +219,7 @@ impl Writer {
                 } => {
                     let result = idempotency::once(
                         &savepoint,
+                        Scope::Events,
                         idempotency.as_ref(),
                         || {
                             events
@@ -238,6 +240,7 @@ impl Writer {
                 } => {
                     let result = idempotency::once(
                         &savepoint,
+                        Scope::Tasks,
                         idempotency.as_ref(),
                         || apply_task(&savepoint, &mut last_id, command, frames),
                         |task| Answer::Task(task.clone()),

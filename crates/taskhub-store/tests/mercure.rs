@@ -135,10 +135,7 @@ async fn update_ids_are_located_at_their_newest_use_and_survive_a_restart() {
     };
     assert_eq!(frames[1].mercure(), live[1].mercure());
     assert_eq!(frames[1].mercure_fields(), live[1].mercure_fields());
-    store
-        .publish(vec![native()], None)
-        .await
-        .expect("stored");
+    store.publish(vec![native()], None).await.expect("stored");
     assert_eq!(
         store.locate(ResumePoint::parse("u1")).await.expect("ok"),
         None

@@ -78,6 +78,26 @@ impl RedisServer {
         }
     }
 
+    /// Stops the process where it stands (SIGSTOP): connections stay open, commands queue
+    /// unanswered in its socket buffers, and run once it is resumed.
+    pub(crate) fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub(crate) fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("redis-server runs");
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal}");
+    }
+
     /// Starts it again on the same port and files.
     pub(crate) fn restart(&mut self) {
         self.kill();
