@@ -96,6 +96,14 @@ struct PublishArgs {
     /// A JWT, sent as `Authorization: Bearer`.
     #[arg(long, env = "TASKHUB_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// The Idempotency-Key every attempt carries [default: a random UUID]. Retries while
+    /// the outcome is unknown are always safe; your own key also makes running the same
+    /// command again safe (the server answers with the first run's id).
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Seconds to keep retrying while the server is unavailable or does not answer.
+    #[arg(long, default_value_t = PublishOptions::DEFAULT_RETRY_FOR.as_secs())]
+    retry_for_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -347,6 +355,8 @@ impl PublishArgs {
             data: self.data,
             topic: self.topic,
             token: self.token,
+            idempotency_key: self.idempotency_key,
+            retry_for: Duration::from_secs(self.retry_for_secs),
         };
         let answer = taskhub_client::publish(&options).await?;
         println!("{answer}");

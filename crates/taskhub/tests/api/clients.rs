@@ -162,6 +162,21 @@ async fn taskhub_publish_prints_the_acknowledgement_and_refuses_bad_data() {
     let event = sse.expect().await;
     assert_eq!(crate::helpers::envelope(&event)["topic"], "notes/1");
 
+    // The same command run again with its own key is answered, not published twice.
+    let keyed = || {
+        Command::new(env!("CARGO_BIN_EXE_taskhub"))
+            .args(["publish", &app.address, "--event", "deploy", "--data", "42"])
+            .args(["--idempotency-key", "deploy-42"])
+            .output()
+            .expect("runs")
+    };
+    let (first, again) = (keyed(), keyed());
+    assert!(first.status.success() && again.status.success(), "{again:?}");
+    assert_eq!(first.stdout, again.stdout);
+    assert_eq!(sse.expect().await.event, "deploy");
+    app.publish("after", json!(null), None).await;
+    assert_eq!(sse.expect().await.event, "after", "one deploy, not two");
+
     let output = Command::new(env!("CARGO_BIN_EXE_taskhub"))
         .args([
             "publish",
