@@ -173,13 +173,41 @@ function apply(envelope) {
 
 // ---- the API ---------------------------------------------------------------------------
 
-async function api(method, path, body) {
+/** Answers after which a write is tried again: the server is unavailable for now. */
+const RETRYABLE = new Set([408, 429, 502, 503, 504]);
+/** How long a write keeps trying before the board shows its error for good. */
+const WRITE_RETRY_MS = 30_000;
+
+/** A random UUID, the usual Idempotency-Key (`randomUUID` needs a secure context). */
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = 0x40 | (bytes[6] & 0x0f);
+  bytes[8] = 0x80 | (bytes[8] & 0x3f);
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * One request. A failure is an Error whose `retryable` says whether trying again may
+ * help (no answer came, or the server is unavailable), with the server's `Retry-After`.
+ */
+async function api(method, path, body, idempotencyKey) {
   const init = { method, credentials: 'same-origin', headers: {} };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers['content-type'] = 'application/json';
   }
-  const response = await fetch(path, init);
+  if (idempotencyKey) init.headers['idempotency-key'] = idempotencyKey;
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    // No answer: the write may have been stored, and its key makes a retry safe.
+    throw Object.assign(new Error(`no answer from the server (${error.message})`), {
+      retryable: true,
+    });
+  }
   if (response.status === 401) $('#sign-in').hidden = false;
   if (!response.ok) {
     let detail = `${response.status} ${response.statusText}`;
@@ -189,20 +217,39 @@ async function api(method, path, body) {
     } catch {
       // Not problem+json; the status line says enough.
     }
-    throw new Error(detail);
+    const retryAfter = Number.parseInt(response.headers.get('retry-after') ?? '', 10);
+    throw Object.assign(new Error(detail), {
+      retryable: RETRYABLE.has(response.status),
+      retryAfterMs: Number.isNaN(retryAfter) ? undefined : retryAfter * 1000,
+    });
   }
   return response.status === 204 ? null : response.json();
 }
 
-/** Runs a write; failures are shown, success is shown by its event. */
+/**
+ * Runs a write; failures are shown, success is shown by its event. Every attempt carries
+ * one Idempotency-Key, so a write whose answer was lost is retried without being applied
+ * twice: the server answers the retry with the first attempt's result.
+ */
 async function write(method, path, body) {
-  try {
-    await api(method, path, body);
-    showProblem('');
-    return true;
-  } catch (error) {
-    showProblem(error.message);
-    return false;
+  const key = newKey();
+  const giveUp = Date.now() + WRITE_RETRY_MS;
+  let backoff = 500;
+  for (;;) {
+    try {
+      await api(method, path, body, key);
+      showProblem('');
+      return true;
+    } catch (error) {
+      const wait = error.retryAfterMs ?? backoff;
+      if (!error.retryable || Date.now() + wait > giveUp) {
+        showProblem(error.message);
+        return false;
+      }
+      showProblem(`${error.message}; retrying in ${Math.max(1, Math.round(wait / 1000))} s`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      backoff = Math.min(backoff * 2, 4000);
+    }
   }
 }
 

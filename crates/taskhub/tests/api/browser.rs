@@ -1,9 +1,9 @@
 //! Headless Chromium (Debian's, driven by playwright-core) against the real server: the
 //! task board at `GET /`, and the seed guide's JavaScript example.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app, spawn_app_with};
 use crate::scripts::Script;
 
 #[tokio::test]
@@ -43,6 +43,17 @@ async fn the_board_retries_after_a_503_and_loses_nothing() {
     drop(slot_taker);
     script.answer(&json!({}));
     script.finish().await;
+}
+
+#[tokio::test]
+async fn the_board_retries_a_write_whose_answer_was_lost_and_applies_it_once() {
+    let app = spawn_app().await;
+    Script::node("board_lost_answer.mjs", &[&app.address])
+        .finish()
+        .await;
+    let tasks: Vec<Value> = app.get_json("/tasks").await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0]["status"], "done");
 }
 
 #[tokio::test]
