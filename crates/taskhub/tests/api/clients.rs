@@ -171,7 +171,10 @@ async fn taskhub_publish_prints_the_acknowledgement_and_refuses_bad_data() {
             .expect("runs")
     };
     let (first, again) = (keyed(), keyed());
-    assert!(first.status.success() && again.status.success(), "{again:?}");
+    assert!(
+        first.status.success() && again.status.success(),
+        "{again:?}"
+    );
     assert_eq!(first.stdout, again.stdout);
     assert_eq!(sse.expect().await.event, "deploy");
     app.publish("after", json!(null), None).await;

@@ -71,11 +71,20 @@ async fn unknown_or_expired_ids_get_reset_then_live() {
     assert_eq!(sse.expect().await.id, "31");
 }
 
+/// The subscriber disconnects every 400 events and resumes from the last id while 3000
+/// events are published: it sees each exactly once, in order.
+///
+/// The publisher publishes as a client should: each batch with an `Idempotency-Key`,
+/// retried while the outcome is unknown (a loaded machine may see a store time out), so
+/// the ids stay exactly 1..=3000. It runs in a task the reader watches: were it to fail,
+/// the test fails with its error at once, not with a reader waiting for events that will
+/// never come (which is how this test once failed on a loaded CI machine: "no event
+/// within 20s", with the publisher's panic held in its unawaited handle).
 #[tokio::test]
 async fn resume_while_publishing_has_no_gap_and_no_duplicate() {
     let app = spawn_app().await;
     const TOTAL: usize = 3000;
-    let publisher = {
+    let mut publisher = {
         let client = app.client.clone();
         let url = app.url("/events");
         tokio::spawn(async move {
@@ -83,33 +92,63 @@ async fn resume_while_publishing_has_no_gap_and_no_duplicate() {
                 let batch: Vec<_> = (0..10)
                     .map(|i| json!({"event": "tick", "data": {"n": chunk * 10 + i}}))
                     .collect();
-                let response = client
-                    .post(&url)
-                    .body(serde_json::Value::Array(batch).to_string())
-                    .send()
-                    .await
-                    .expect("sent");
-                assert_eq!(response.status(), 202);
+                let body = serde_json::Value::Array(batch).to_string();
+                publish_once(&client, &url, &format!("batch-{chunk}"), body).await;
             }
         })
     };
+    let mut publishing = true;
     let mut received: Vec<u64> = Vec::new();
     let mut last: Option<String> = None;
     // Disconnect after every 400 events and resume from the last id seen.
     while received.len() < TOTAL {
         let mut sse = app.subscribe("", last.as_deref()).await.connected().await;
-        for _ in 0..400 {
-            if received.len() == TOTAL {
-                break;
-            }
-            let event = sse.expect().await;
+        let mut read = 0;
+        while read < 400 && received.len() < TOTAL {
+            let event = tokio::select! {
+                event = sse.expect() => event,
+                finished = &mut publisher, if publishing => {
+                    if let Err(failed) = finished {
+                        std::panic::resume_unwind(failed.into_panic());
+                    }
+                    publishing = false;
+                    continue;
+                }
+            };
             assert_ne!(event.event, "reset");
             received.push(event.id.parse().expect("numeric id"));
             last = Some(event.id);
+            read += 1;
         }
     }
-    publisher.await.expect("publisher");
+    if publishing {
+        publisher.await.expect("publisher");
+    }
     assert_eq!(received, (1..=TOTAL as u64).collect::<Vec<_>>());
+}
+
+/// Publishes `body` with `key`, retrying (with the key, so never twice) while the server
+/// answers 503 or no answer comes; any other refusal fails the test.
+async fn publish_once(client: &reqwest::Client, url: &str, key: &str, body: String) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let sent = client
+            .post(url)
+            .header("Idempotency-Key", key)
+            .body(body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status() == 202 => return,
+            Ok(response) => assert_eq!(response.status(), 503, "{key}"),
+            Err(error) => eprintln!("{key}: no answer ({error}); retrying"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{key}: never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
