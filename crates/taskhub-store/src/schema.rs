@@ -40,6 +40,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN mercure TEXT;
     CREATE INDEX events_by_mercure_id ON events (mercure_id) WHERE mercure_id IS NOT NULL;
 ",
+    r"
+    -- Rewritten by every readiness probe (`/readyz`) in a commit of its own, so the probe
+    -- proves that a write reaches the disk, not only that the writer answers; `at` is
+    -- when one last did.
+    CREATE TABLE heartbeat (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        at        TEXT NOT NULL
+    );
+    INSERT INTO heartbeat (singleton, at) VALUES (1, '');
+",
 ];
 
 /// How long a connection waits on a lock held by another process before failing.
