@@ -6,7 +6,7 @@
 //! commits at once. Each operation runs in its own savepoint: one that fails (an unknown
 //! task) is rolled back alone and the rest of the group still commits.
 //!
-//! Readiness probes (`Write::Ping`) are answered after their group, by a heartbeat
+//! Readiness probes (`WriteOp::Ping`) are answered after their group, by a heartbeat
 //! committed in a transaction of its own: a probe proves a write reaches the disk, and
 //! its page never shares, so never sinks, a group of publishes.
 
