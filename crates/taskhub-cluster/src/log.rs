@@ -21,7 +21,9 @@ use tracing::info;
 
 use crate::entry::EntryFields;
 use crate::error::ClusterError;
-use crate::script::{self, COUNTER, STREAM, Scripts, UPDATE_IDS, UPDATE_POSITIONS};
+use crate::script::{
+    self, COUNTER, HEARTBEAT, HEARTBEAT_TTL_SECS, STREAM, Scripts, UPDATE_IDS, UPDATE_POSITIONS,
+};
 use crate::url::RedisUrl;
 use crate::{durability, entry, reader};
 
@@ -169,8 +171,9 @@ impl RedisLog {
             .map_err(ClusterError::script)
     }
 
-    /// Whether Redis answers and this node's reader follows the stream (for `/readyz`,
-    /// and before a task change, so a change is refused while its event could not follow).
+    /// Whether Redis answers and this node's reader follows the stream (before a task
+    /// change, so a change is refused while its event could not follow). A round trip, not
+    /// a write: a change whose event Redis then refuses waits in the outbox, losing nothing.
     pub(crate) async fn ready(&self) -> Result<(), ClusterError> {
         let _pong: String = redis::cmd("PING")
             .query_async(&mut self.inner.commands.clone())
@@ -178,6 +181,25 @@ impl RedisLog {
         if !self.inner.following.load(Ordering::Relaxed) {
             return Err(ClusterError::ReaderDown);
         }
+        Ok(())
+    }
+
+    /// Whether a publish could be appended now (for `/readyz`): this node's reader
+    /// follows the stream, and Redis takes a write. `PING` is not enough: Redis answers it
+    /// while it refuses every write (`OOM` past `maxmemory` with `noeviction`, `MISCONF`
+    /// after a failed save or AOF write, `READONLY` on a replica), and so every publish.
+    /// Bounded by the connection's response timeout, as every command is.
+    async fn writable(&self) -> Result<(), ClusterError> {
+        if !self.inner.following.load(Ordering::Relaxed) {
+            return Err(ClusterError::ReaderDown);
+        }
+        let () = redis::cmd("SET")
+            .arg(HEARTBEAT)
+            .arg(Timestamp::now().to_string())
+            .arg("EX")
+            .arg(HEARTBEAT_TTL_SECS)
+            .query_async(&mut self.inner.commands.clone())
+            .await?;
         Ok(())
     }
 
@@ -275,7 +297,7 @@ impl EventLog for RedisLog {
     }
 
     async fn ping(&self) -> Result<(), EngineError> {
-        Ok(self.ready().await?)
+        Ok(self.writable().await?)
     }
 
     /// Waits, at most `SETTLE_WITHIN` (a second), until the reader has handed the hub

@@ -19,6 +19,12 @@ pub(crate) fn marker_key(database: &str, row: i64) -> String {
     format!("taskhub:outbox:{database}:{row}")
 }
 
+/// Set by every readiness probe (`/readyz`): a write, so a Redis that answers `PING` but
+/// refuses writes is noticed. It expires, so nothing stays behind once probes stop.
+pub(crate) const HEARTBEAT: &str = "taskhub:heartbeat";
+/// How long the heartbeat key lives.
+pub(crate) const HEARTBEAT_TTL_SECS: u64 = 60;
+
 /// Mercure update ids → the event id of their newest use, to resume from.
 pub(crate) const UPDATE_IDS: &str = "taskhub:update_ids";
 /// The same ids scored by that event id, so the script can drop those trimmed away.

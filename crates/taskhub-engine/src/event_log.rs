@@ -45,7 +45,13 @@ pub trait EventLog: Send + Sync {
         point: ResumePoint,
     ) -> impl Future<Output = Result<Option<EventId>, EngineError>> + Send;
 
-    /// Whether the log can take a publish now (for `/readyz`).
+    /// Whether a publish could commit now (for `/readyz`, which a load balancer trusts).
+    ///
+    /// An engine proves it with a write that needs what a publish needs (free disk space,
+    /// a writable primary, memory the server may still use), committed apart from any
+    /// publish and appending no event; an answer alone is not enough, since a server out
+    /// of space or memory still answers. `Ok` again as soon as such a write commits, with
+    /// nothing to reset. A ping only reports: no publish is refused because of it.
     fn ping(&self) -> impl Future<Output = Result<(), EngineError>> + Send;
 
     /// Waits until the sink has had every event acknowledged so far (at shutdown, so open

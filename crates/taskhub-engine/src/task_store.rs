@@ -50,7 +50,9 @@ pub trait TaskStore: Send + Sync {
         status: Option<TaskStatus>,
     ) -> impl Future<Output = Result<Vec<Task>, EngineError>> + Send;
 
-    /// Whether a task change can commit now (for `/readyz`).
+    /// Whether a task change could commit now (for `/readyz`): proved, as
+    /// [`EventLog::ping`](crate::EventLog::ping) is, by a write that commits, apart from
+    /// any change and recording no event.
     fn ping(&self) -> impl Future<Output = Result<(), EngineError>> + Send;
 
     /// Stops what the store runs in the background and releases it.

@@ -12,6 +12,17 @@ pub(crate) enum SqliteError {
     /// The file cannot be opened, locked or migrated, or the writer cannot start.
     #[error("{0}")]
     Unavailable(String),
+    /// Less space is free beside the database than the readiness probe asks for
+    /// (`space.rs`); only the probe says this, never a write.
+    #[error(
+        "the disk is nearly full: {available} bytes free on the file system of {path}, \
+         less than the {reserve} a ready store keeps free"
+    )]
+    LowOnSpace {
+        path: String,
+        available: u64,
+        reserve: u64,
+    },
     /// A row TaskHub did not write; the message says what is corrupt.
     #[error("{0}")]
     Corrupt(String),

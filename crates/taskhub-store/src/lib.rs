@@ -11,6 +11,7 @@
 //! - `reader`: a small pool of read-only connections for replay and task queries.
 //! - `schema`, `tasks`: the tables and the task statements; `idempotency`: the keys of
 //!   retry-safe writes, recorded in the savepoint of the write each one names.
+//! - `space`: the free space the readiness probe checks after its heartbeat commit.
 //! - `error`: SQLite's failures, and the [`EngineError`] each one becomes.
 //!
 //! # Invariants
@@ -28,6 +29,7 @@ mod error;
 mod idempotency;
 mod reader;
 mod schema;
+mod space;
 mod tasks;
 mod writer;
 
@@ -44,6 +46,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use database_url::{DatabaseUrl, ParseDatabaseUrlError};
 
 use reader::ReadPool;
+use space::FreeSpace;
 use writer::{TaskCommand, Write, WriteOp};
 
 /// Tuning that does not change behaviour a client can see.
@@ -73,15 +76,17 @@ impl Store {
     ) -> Result<Self, EngineError> {
         let lock = schema::lock_exclusive(url)?;
         let connection = schema::open_writer(url)?;
-        let writes = writer::spawn(connection, lock, options.history_size, sink)?;
+        let space = FreeSpace::new(url.path().to_owned());
+        let writes = writer::spawn(connection, lock, options.history_size, sink, space)?;
         let reads = Arc::new(ReadPool::new(url.clone(), options.readers));
         Ok(Self { writes, reads })
     }
 
-    /// Whether the store can commit a write now: goes through the writer, so a locked or
-    /// failing database, or a stopped writer, is noticed.
+    /// Whether the store can commit a write now: the writer commits a heartbeat (so a
+    /// locked, read-only, full or failing database, or a stopped writer, is noticed) and
+    /// at least `space::RESERVE_BYTES` must be free beside the file.
     async fn ping_writer(&self) -> Result<(), EngineError> {
-        self.write(|reply| Write::Ping { reply }).await
+        self.ask_writer(|reply| WriteOp::Ping { reply }).await
     }
 
     /// Stops accepting writes, commits what is queued and waits for the writer to exit.
@@ -110,9 +115,17 @@ impl Store {
         &self,
         write: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Write,
     ) -> Result<T, EngineError> {
+        self.ask_writer(|reply| WriteOp::Write(write(reply))).await
+    }
+
+    /// Queues an operation for the writer and awaits its answer.
+    async fn ask_writer<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> WriteOp,
+    ) -> Result<T, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.writes
-            .send(WriteOp::Write(write(reply)))
+            .send(op(reply))
             .await
             .map_err(|_| EngineError::Closed)?;
         answer.await.map_err(|_| EngineError::Closed)?
@@ -149,8 +162,8 @@ impl EventLog for Store {
         self.ping_writer().await
     }
 
-    /// The writer answers a group before it hands the group's frames over, so a ping
-    /// queued now, answered in a later group, is answered only after them.
+    /// The writer answers a ping only after it handed over the frames of its group and of
+    /// every group before it. (Whether the ping found the store ready does not matter here.)
     async fn settle(&self) {
         let _ = self.ping_writer().await;
     }

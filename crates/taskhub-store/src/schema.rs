@@ -54,6 +54,16 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);
 ",
+    r"
+    -- Rewritten by every readiness probe (`/readyz`) in a commit of its own, so the probe
+    -- proves that a write reaches the disk, not only that the writer answers; `at` is
+    -- when one last did.
+    CREATE TABLE heartbeat (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        at        TEXT NOT NULL
+    );
+    INSERT INTO heartbeat (singleton, at) VALUES (1, '');
+",
 ];
 
 /// How long a connection waits on a lock held by another process before failing.

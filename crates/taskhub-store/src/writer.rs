@@ -5,6 +5,10 @@
 //! COMMIT`. So under load many publishes share one fsync, and at rest a lone publish
 //! commits at once. Each operation runs in its own savepoint: one that fails (an unknown
 //! task) is rolled back alone and the rest of the group still commits.
+//!
+//! Readiness probes (`WriteOp::Ping`) are answered after their group, by a heartbeat
+//! committed in a transaction of its own: a probe proves a write reaches the disk, and
+//! its page never shares, so never sinks, a group of publishes.
 
 use std::sync::Arc;
 
@@ -18,6 +22,7 @@ use tracing::{error, info};
 
 use crate::error::SqliteError;
 use crate::idempotency::{self, Scope};
+use crate::space::FreeSpace;
 use crate::tasks;
 
 /// Most operations committed in one transaction; bounds latency under a flood.
@@ -27,6 +32,12 @@ const QUEUE_DEPTH: usize = 4096;
 
 pub(crate) enum WriteOp {
     Write(Write),
+    /// A readiness probe: after its group (and that group's frames), commits a heartbeat
+    /// in a transaction of its own and checks the free space; answered `Ok` only if both
+    /// succeed. Being answered after every frame queued before it, it also settles.
+    Ping {
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
     /// Commit what is queued before this, then stop.
     Close {
         reply: oneshot::Sender<()>,
@@ -45,10 +56,6 @@ pub(crate) enum Write {
         idempotency: Option<Idempotency>,
         reply: oneshot::Sender<Result<Applied<Option<Task>>, EngineError>>,
     },
-    /// Writes nothing; answered `Ok` once its group commits, proving writes work.
-    Ping {
-        reply: oneshot::Sender<Result<(), EngineError>>,
-    },
 }
 
 impl std::fmt::Debug for WriteOp {
@@ -56,7 +63,7 @@ impl std::fmt::Debug for WriteOp {
         f.write_str(match self {
             Self::Write(Write::Publish { .. }) => "Publish",
             Self::Write(Write::Task { .. }) => "Task",
-            Self::Write(Write::Ping { .. }) => "Ping",
+            Self::Ping { .. } => "Ping",
             Self::Close { .. } => "Close",
         })
     }
@@ -78,7 +85,6 @@ enum Staged {
         oneshot::Sender<Result<Applied<Option<Task>>, EngineError>>,
         Result<Applied<Option<Task>>, SqliteError>,
     ),
-    Ping(oneshot::Sender<Result<(), EngineError>>),
 }
 
 impl Staged {
@@ -88,7 +94,6 @@ impl Staged {
         match self {
             Self::Publish(reply, _) => drop(reply.send(Err(error()))),
             Self::Task(reply, _) => drop(reply.send(Err(error()))),
-            Self::Ping(reply) => drop(reply.send(Err(error()))),
         }
     }
 
@@ -96,7 +101,6 @@ impl Staged {
         match self {
             Self::Publish(reply, result) => drop(reply.send(result.map_err(Into::into))),
             Self::Task(reply, result) => drop(reply.send(result.map_err(Into::into))),
-            Self::Ping(reply) => drop(reply.send(Ok(()))),
         }
     }
 }
@@ -110,6 +114,8 @@ struct Writer {
     /// The last id committed. Only this thread reads or writes it.
     last_id: EventId,
     sink: CommitSink,
+    /// What the readiness probe measures after its heartbeat.
+    space: FreeSpace,
 }
 
 pub(crate) fn spawn(
@@ -117,6 +123,7 @@ pub(crate) fn spawn(
     lock: std::fs::File,
     history_size: u64,
     sink: CommitSink,
+    space: FreeSpace,
 ) -> Result<mpsc::Sender<WriteOp>, SqliteError> {
     let last_id: u64 =
         conn.query_row("SELECT last_event_id FROM event_log", [], |row| row.get(0))?;
@@ -126,6 +133,7 @@ pub(crate) fn spawn(
         history_size: history_size.max(1),
         last_id: EventId::new(last_id),
         sink,
+        space,
     };
     let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
     std::thread::Builder::new()
@@ -170,8 +178,10 @@ impl Writer {
         let mut close = None;
         let mut staged = Vec::with_capacity(batch.len());
         let mut frames = Vec::new();
+        let mut probes = Vec::new();
         let before = self.last_id;
-        let result = self.transaction(batch.drain(..), &mut staged, &mut frames, &mut close);
+        let ops = batch.drain(..);
+        let result = self.transaction(ops, &mut staged, &mut frames, &mut probes, &mut close);
         match result {
             Ok(()) => {
                 // Answers first: the callers' wake-ups then queue ahead of the subscribers'
@@ -187,7 +197,26 @@ impl Writer {
                 staged.into_iter().for_each(|s| s.fail(&e));
             }
         }
+        if !probes.is_empty() {
+            let ready = self.heartbeat().map_err(|e| e.to_string());
+            for reply in probes {
+                let _ = reply.send(ready.clone().map_err(EngineError::Unavailable));
+            }
+        }
         close
+    }
+
+    /// Whether the store can commit a write now: rewrites the heartbeat row in a
+    /// transaction of its own (a commit that needs the disk, so a full, read-only or
+    /// failing one says so), then checks the free space (`space.rs`).
+    fn heartbeat(&mut self) -> Result<(), SqliteError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.prepare_cached("UPDATE heartbeat SET at = ?1")?
+            .execute([Timestamp::now().to_string()])?;
+        tx.commit()?;
+        self.space.check()
     }
 
     fn transaction(
@@ -195,6 +224,7 @@ impl Writer {
         ops: impl Iterator<Item = WriteOp>,
         staged: &mut Vec<Staged>,
         frames: &mut Vec<Arc<EventFrame>>,
+        probes: &mut Vec<oneshot::Sender<Result<(), EngineError>>>,
         close: &mut Option<oneshot::Sender<()>>,
     ) -> Result<(), SqliteError> {
         let mut tx = self
@@ -204,6 +234,10 @@ impl Writer {
         for op in ops {
             let write = match op {
                 WriteOp::Write(write) => write,
+                WriteOp::Ping { reply } => {
+                    probes.push(reply);
+                    continue;
+                }
                 WriteOp::Close { reply } => {
                     *close = Some(reply);
                     continue;
@@ -249,7 +283,6 @@ impl Writer {
                     let ok = result.is_ok();
                     (Staged::Task(reply, result), ok)
                 }
-                Write::Ping { reply } => (Staged::Ping(reply), true),
             };
             if ok {
                 savepoint.commit()?;

@@ -166,12 +166,15 @@ impl PgTasks {
             .collect()
     }
 
-    async fn reachable(&self) -> Result<(), ClusterError> {
+    /// Whether a write transaction commits now: one that rewrites the heartbeat row. A
+    /// `SELECT` would pass on a read-only database (`default_transaction_read_only`, a hot
+    /// standby behind a failed-over address) that refuses every task change.
+    async fn writable(&self) -> Result<(), ClusterError> {
         self.inner
             .pool
             .get()
             .await?
-            .simple_query("SELECT 1")
+            .execute("UPDATE taskhub_heartbeat SET at = now()", &[])
             .await?;
         Ok(())
     }
@@ -226,10 +229,10 @@ impl TaskStore for PgTasks {
         Ok(self.select_all(status).await?)
     }
 
-    /// Whether PostgreSQL answers. (Redis, which a change also needs, is the event log's
-    /// ping.)
+    /// Whether PostgreSQL commits a write. (Redis, which a change also needs, is the
+    /// event log's ping.)
     async fn ping(&self) -> Result<(), EngineError> {
-        Ok(self.reachable().await?)
+        Ok(self.writable().await?)
     }
 
     /// Stops the sweeper and waits for it.

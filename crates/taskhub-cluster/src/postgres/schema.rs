@@ -51,6 +51,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX taskhub_idempotency_by_expiry ON taskhub_idempotency (expires_at);
 ",
+    r"
+    -- Rewritten by every node's readiness probe (`/readyz`), so the probe proves a write
+    -- transaction commits (not a read-only database or replica); `at` is when one last did.
+    CREATE TABLE taskhub_heartbeat (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        at        TIMESTAMPTZ NOT NULL
+    );
+    INSERT INTO taskhub_heartbeat VALUES (1, now());
+",
 ];
 
 /// Brings the schema up to date; returns the database's id.

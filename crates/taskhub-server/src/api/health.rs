@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use crate::backend;
 use crate::error::ApiError;
 use crate::error::openapi::ReadyErrors;
 use crate::state::AppState;
@@ -24,12 +25,13 @@ pub(crate) async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The stores can commit a write: the event log (SQLite, or Redis and this node's reader)
-/// and, in cluster mode, PostgreSQL.
+/// The stores can commit a write now, proved by committing one: on one node a heartbeat
+/// row in the SQLite file (and at least 1 MiB free beside it); in cluster mode a
+/// heartbeat key in Redis (with this node's reader following the stream) and a heartbeat
+/// row in PostgreSQL. Each probe asks afresh, so it recovers with the store.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready", body = Status), ReadyErrors))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state.events.ping().await?;
-    state.tasks.ping().await?;
+    backend::ping(&state.events, &state.tasks).await?;
     Ok(Json(json!({ "status": "ready", "store": "ok" })))
 }

@@ -96,6 +96,17 @@ pub(crate) async fn open(
     }
 }
 
+/// Whether both engines can commit a write now (for `/readyz`). On one node the tasks live
+/// in the log's own SQLite store, behind the same writer: asking it once is enough, and a
+/// probe that commits costs a commit.
+pub(crate) async fn ping(events: &EventLog, tasks: &TaskStore) -> Result<(), EngineError> {
+    events.ping().await?;
+    match (events, tasks) {
+        (EventLog::Sqlite(_), TaskStore::Sqlite(_)) => Ok(()),
+        _ => tasks.ping().await,
+    }
+}
+
 /// Awaits `taskhub_engine::EventLog::$method` on the engine that holds the log.
 macro_rules! on_event_log {
     ($log:expr, $method:ident($($arg:expr),*)) => {
@@ -140,7 +151,7 @@ impl EventLog {
         on_event_log!(self, locate(point))
     }
 
-    /// Whether the log can take a publish now (for `/readyz`).
+    /// Whether a publish could commit now: a write commits (for `/readyz`).
     pub(crate) async fn ping(&self) -> Result<(), EngineError> {
         on_event_log!(self, ping())
     }
@@ -195,7 +206,7 @@ impl TaskStore {
         on_task_store!(self, list_tasks(status))
     }
 
-    /// Whether task writes can commit now (for `/readyz`).
+    /// Whether a task change could commit now: a write commits (for `/readyz`).
     pub(crate) async fn ping(&self) -> Result<(), EngineError> {
         on_task_store!(self, ping())
     }

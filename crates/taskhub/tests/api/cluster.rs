@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::cluster_support::{ClusterBackend, cluster_mode};
-use crate::helpers::{PATIENCE, Sse, TestApp, envelope, spawn_app, spawn_node};
+use crate::helpers::{PATIENCE, Sse, TestApp, envelope, problem, spawn_app, spawn_node};
 
 /// A small deterministic generator: which node each publish goes to.
 struct Picker(u64);
@@ -394,7 +394,7 @@ async fn postgres_down_refuses_task_writes_while_events_still_flow() {
         .send()
         .await
         .expect("sent");
-    crate::helpers::problem(create, 503).await;
+    problem(create, 503).await;
     let ready = node.get("/readyz").await;
     assert_eq!(ready.status(), 503);
     let id = node.publish("still.flowing", json!({"n": 1}), None).await;
@@ -427,6 +427,67 @@ async fn postgres_down_refuses_task_writes_while_events_still_flow() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(sse.expect().await.event, "task_created");
+    node.await_ready(PATIENCE).await;
+}
+
+/// Redis and PostgreSQL that answer but refuse writes: `/readyz` must say so (a round
+/// trip alone would pass), and turn 200 by itself once they take writes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_fails_while_redis_or_postgres_answer_but_refuse_writes() {
+    if cluster_mode() {
+        return;
+    }
+    let cluster = ClusterBackend::start();
+    let node = spawn_node(&cluster, &[], &[]);
+    let mut tasks = node
+        .subscribe("?types=task_*", None)
+        .await
+        .connected()
+        .await;
+    node.await_ready(PATIENCE).await;
+
+    // Redis over its memory limit (noeviction, the default) answers PING, refuses writes.
+    let max_memory = |bytes: &str| cluster.redis.cli(&["CONFIG", "SET", "maxmemory", bytes]);
+    assert_eq!(max_memory("1"), "OK");
+    assert_eq!(cluster.redis.cli(&["PING"]), "PONG");
+    problem(node.get("/readyz").await, 503).await;
+    problem(post_event(&node).await, 503).await;
+    // A task change commits in PostgreSQL; its event waits in the outbox (docs/cluster.md).
+    assert_eq!(create_task(&node).await.status(), 201);
+    assert_eq!(max_memory("0"), "OK");
+    node.await_ready(PATIENCE).await;
+    assert_eq!(post_event(&node).await.status(), 202);
+    assert_eq!(tasks.expect().await.event, "task_created");
+
+    // A read-only database (as a standby would be) answers SELECT, refuses writes. The
+    // setting reaches new sessions, so the node's are ended.
+    let end_sessions =
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{db}'";
+    cluster.database.admin(&format!(
+        "ALTER DATABASE {{db}} SET default_transaction_read_only = on; {end_sessions}"
+    ));
+    problem(node.get("/readyz").await, 503).await;
+    problem(create_task(&node).await, 503).await;
+    assert_eq!(post_event(&node).await.status(), 202, "events still flow");
+    cluster.database.admin(&format!(
+        "ALTER DATABASE {{db}} RESET default_transaction_read_only; {end_sessions}"
+    ));
+    node.await_ready(PATIENCE).await;
+    assert_eq!(create_task(&node).await.status(), 201);
+}
+
+async fn post_event(node: &TestApp) -> reqwest::Response {
+    node.post_events(&json!({"event": "tick", "data": {"n": 1}}))
+        .await
+}
+
+async fn create_task(node: &TestApp) -> reqwest::Response {
+    node.client
+        .post(node.url("/tasks"))
+        .body(r#"{"title":"t"}"#)
+        .send()
+        .await
+        .expect("sent")
 }
 
 /// Runs `taskhub serve` with `args`, which must refuse to start; returns its stderr.

@@ -129,6 +129,14 @@ pub(crate) async fn spawn_app_with(args: &[&str]) -> TestApp {
     launch(dir, store_args, &[], args, cluster)
 }
 
+/// Starts a single-node server on the SQLite file `database` (somewhere the test chose,
+/// such as a small file system of its own), with extra `serve` flags.
+pub(crate) fn spawn_app_on(database: &std::path::Path, args: &[&str]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", database.display());
+    launch(dir, vec!["--database-url".to_owned(), url], &[], args, None)
+}
+
 /// Starts a cluster node on `cluster` (which the test owns and shares between nodes), with
 /// extra `serve` flags and environment.
 pub(crate) fn spawn_node(cluster: &ClusterBackend, args: &[&str], env: &[(&str, &str)]) -> TestApp {
@@ -301,6 +309,24 @@ impl TestApp {
                 "no stream slot was freed within {within:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Polls `/readyz` until it answers 200, every other answer a 503 problem; panics if
+    /// it does not within `within`.
+    pub(crate) async fn await_ready(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let response = self.get("/readyz").await;
+            if response.status() == 200 {
+                return;
+            }
+            problem(response, 503).await;
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "/readyz did not recover within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
