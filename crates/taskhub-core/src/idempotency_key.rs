@@ -7,14 +7,16 @@ use std::fmt;
 ///
 /// The IETF httpapi draft "The Idempotency-Key HTTP Header Field" makes the value a
 /// structured-field string (`"8e03978e-…"`, quotes included); most clients send the bare
-/// token (as Stripe's API taught them). Both are accepted and name the same key. The key
-/// itself is 1 to [`MAX_LEN`](Self::MAX_LEN) printable ASCII characters.
+/// token (as Stripe's API taught them). Both are accepted and name the same key. The
+/// header value is at most [`MAX_LEN`](Self::MAX_LEN) printable ASCII characters, quotes
+/// included, and names a key of at least one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(Box<str>);
 
 /// Why a header value is not an [`IdempotencyKey`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseIdempotencyKeyError {
+    /// The header value's length (or 0 for an empty quoted key).
     #[error("must be 1 to {max} characters, got {len}", max = IdempotencyKey::MAX_LEN)]
     Length { len: usize },
     #[error("may only contain printable ASCII characters (a UUID is usual)")]
@@ -28,12 +30,15 @@ impl IdempotencyKey {
 
     /// Parses a header value: a quoted structured-field string, or a bare token.
     pub fn parse(value: &str) -> Result<Self, ParseIdempotencyKeyError> {
+        if value.len() > Self::MAX_LEN {
+            return Err(ParseIdempotencyKeyError::Length { len: value.len() });
+        }
         let key = match value.strip_prefix('"') {
             Some(quoted) => unquote(quoted)?,
             None => value.to_owned(),
         };
-        if key.is_empty() || key.len() > Self::MAX_LEN {
-            return Err(ParseIdempotencyKeyError::Length { len: key.len() });
+        if key.is_empty() {
+            return Err(ParseIdempotencyKeyError::Length { len: 0 });
         }
         // Printable ASCII; a space only inside the quoted form.
         let inner_space = value.starts_with('"');

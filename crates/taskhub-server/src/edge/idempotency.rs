@@ -121,11 +121,13 @@ pub(crate) fn update_id(idempotency: &Idempotency) -> UpdateId {
 /// The header as the OpenAPI document lists it on every write.
 impl IntoParams for RetryKey {
     fn into_params(_: impl Fn() -> Option<path::ParameterIn>) -> Vec<path::Parameter> {
+        // The bare form; the quoted one (`"…"`, spaces allowed inside) is accepted too.
         let schema = ObjectBuilder::new()
             .schema_type(Type::String)
             .min_length(Some(1))
-            .max_length(Some(IdempotencyKey::MAX_LEN + 2))
-            .examples(["\"8e03978e-40d5-43e8-bc93-6894a57f9324\""]);
+            .max_length(Some(IdempotencyKey::MAX_LEN))
+            .pattern(Some("^[!#-~][!-~]*$"))
+            .examples(["8e03978e-40d5-43e8-bc93-6894a57f9324"]);
         vec![
             path::ParameterBuilder::new()
                 .name("Idempotency-Key")

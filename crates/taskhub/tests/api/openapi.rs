@@ -86,6 +86,14 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         let schema = app.url("/openapi.json");
         move || {
             Command::new(schemathesis())
+                // A valid request gets an Idempotency-Key of its own (see the file).
+                .env(
+                    "SCHEMATHESIS_HOOKS",
+                    concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/../../tests/schemathesis/hooks.py"
+                    ),
+                )
                 .args([
                     "run",
                     &schema,
