@@ -57,6 +57,13 @@ pub(crate) enum ApiError {
     HeadTooLarge { limit: usize },
     #[error("the server is at its limit of {limit} open streams; retry later")]
     TooManyStreams { limit: usize, retry_after: Duration },
+    /// The open connections reached the reserve kept for short requests
+    /// (`connection_budget`): no descriptor is left to give a stream.
+    #[error(
+        "the server is near its limit of {limit} open connections (its open-file limit) and \
+         keeps the rest for short requests; retry later"
+    )]
+    ConnectionReserve { limit: usize, retry_after: Duration },
     #[error("{}; {}", .0, what_was_stored(.0))]
     StoreUnavailable(#[from] EngineError),
 }
@@ -94,9 +101,9 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooManyStreams { .. } | Self::StoreUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::TooManyStreams { .. }
+            | Self::ConnectionReserve { .. }
+            | Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -119,6 +126,7 @@ impl ApiError {
             Self::NoRoute(_) => "no-route",
             Self::MethodNotAllowed(_) => "method-not-allowed",
             Self::TooManyStreams { .. } => "too-many-streams",
+            Self::ConnectionReserve { .. } => "too-many-connections",
             Self::StoreUnavailable(_) => "store-unavailable",
         }
     }
@@ -141,15 +149,16 @@ impl ApiError {
             Self::NoRoute(_) => "No such endpoint",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::TooManyStreams { .. } => "Too many open streams",
+            Self::ConnectionReserve { .. } => "Too many open connections",
             Self::StoreUnavailable(_) => "Store unavailable",
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::TooManyStreams { retry_after, .. } | Self::RateLimited { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            Self::TooManyStreams { retry_after, .. }
+            | Self::ConnectionReserve { retry_after, .. }
+            | Self::RateLimited { retry_after, .. } => Some(*retry_after),
             Self::StoreUnavailable(_) => Some(Duration::from_secs(1)),
             _ => None,
         }
