@@ -3,7 +3,8 @@
 //!
 //! # Layout, from the ground floor up
 //! - `config`, `limits`: every setting with its default and range, and the API's fixed
-//!   limits; `error`: `ApiError`, the one error of the edge, as problem+json;
+//!   limits; `connection_budget`: the client connections the open-file limit leaves
+//!   room for; `error`: `ApiError`, the one error of the edge, as problem+json;
 //!   `metrics`: the process's counters.
 //! - `backend`: the engines behind the event log and the tasks, chosen at start-up;
 //!   `hub`: the live tail every subscriber reads; `subscription`: one subscriber's stream.
@@ -23,6 +24,7 @@ mod auth;
 mod backend;
 mod client_addr;
 mod config;
+mod connection_budget;
 mod connections;
 mod edge;
 mod error;
@@ -46,6 +48,7 @@ pub use auth::{JwtConfig, JwtConfigError};
 pub use backend::{ParseStoreUrlError, RedisUrl, StoreUrl};
 pub use client_addr::TrustedProxies;
 pub use config::{Config, ConfigError, defaults};
+pub use connection_budget::BudgetError;
 pub use edge::cors::{BadOrigin, CorsOrigins};
 pub use mercure::{MercureConfig, MercureConfigError, MercureKey};
 pub use server::{Server, StartError};

@@ -20,6 +20,11 @@ pub(crate) struct Metrics {
     pub(crate) streams_open: Gauge,
     pub(crate) streams_opened: Counter,
     pub(crate) streams_rejected: Counter,
+    pub(crate) streams_rejected_reserve: Counter,
+    pub(crate) connections_open: Gauge,
+    pub(crate) connections_limit: Gauge,
+    pub(crate) connections_deferred: Counter,
+    pub(crate) accept_out_of_descriptors: Counter,
     pub(crate) events_published: Counter,
     pub(crate) events_delivered: Counter,
     pub(crate) slow_client_disconnects: Counter,
@@ -38,6 +43,11 @@ impl Metrics {
             streams_open: Gauge::new(),
             streams_opened: Counter::new(),
             streams_rejected: Counter::new(),
+            streams_rejected_reserve: Counter::new(),
+            connections_open: Gauge::new(),
+            connections_limit: Gauge::new(),
+            connections_deferred: Counter::new(),
+            accept_out_of_descriptors: Counter::new(),
             events_published: Counter::new(),
             events_delivered: Counter::new(),
             slow_client_disconnects: Counter::new(),
@@ -54,11 +64,23 @@ impl Metrics {
     /// The Prometheus text exposition (format 0.0.4) of every series.
     pub(crate) fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let gauges = [(
-            "taskhub_streams_open",
-            "Event streams open now (connected SSE clients).",
-            self.streams_open.get(),
-        )];
+        let gauges = [
+            (
+                "taskhub_streams_open",
+                "Event streams open now (connected SSE clients).",
+                self.streams_open.get(),
+            ),
+            (
+                "taskhub_connections_open",
+                "Client connections open now (streams and other requests).",
+                self.connections_open.get(),
+            ),
+            (
+                "taskhub_connections_limit",
+                "Client connections the open-file limit leaves room for, set at start.",
+                self.connections_limit.get(),
+            ),
+        ];
         for (name, help, value) in gauges {
             let _ = write!(
                 out,
@@ -75,6 +97,21 @@ impl Metrics {
                 "taskhub_streams_rejected_total",
                 "Event streams refused with 503 at --max-clients.",
                 &self.streams_rejected,
+            ),
+            (
+                "taskhub_streams_rejected_reserve_total",
+                "Event streams refused with 503 because the open connections reached the reserve kept below taskhub_connections_limit.",
+                &self.streams_rejected_reserve,
+            ),
+            (
+                "taskhub_connections_deferred_total",
+                "Times the accept loop stopped accepting because every connection slot was in use.",
+                &self.connections_deferred,
+            ),
+            (
+                "taskhub_accept_out_of_descriptors_total",
+                "Accepts that failed for lack of file descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).",
+                &self.accept_out_of_descriptors,
             ),
             (
                 "taskhub_events_published_total",
@@ -175,6 +212,10 @@ impl Gauge {
 
     pub(crate) fn dec(&self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set(&self, value: i64) {
+        self.0.store(value, Ordering::Relaxed);
     }
 
     fn get(&self) -> i64 {

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 use crate::auth::{JwtConfigError, TaskhubTokens};
 use crate::backend::{self, OpenError};
 use crate::config::{Config, ConfigError};
+use crate::connection_budget::{BudgetError, ConnectionBudget};
 use crate::connections::{self, ConnectionLimits};
 use crate::hub::Hub;
 use crate::mercure::MercureConfigError;
@@ -48,6 +49,8 @@ pub enum StartError {
     Engine(#[from] OpenError),
     #[error("{0}")]
     Tls(#[from] TlsError),
+    #[error("{0}")]
+    Descriptors(#[from] BudgetError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -93,12 +96,17 @@ impl Server {
                 addr: config.addr,
                 source,
             })?;
+        // Counted now that the store's files and the listener are open.
+        let budget = Arc::new(ConnectionBudget::of_this_process(
+            backend::DESCRIPTORS_OPENED_LATER,
+        )?);
         let limits = Arc::new(Limits::new(config.connect_rate, config.publish_rate));
         let state = AppState {
             config: Arc::new(config),
             events,
             tasks,
             hub,
+            connections: budget,
             tokens,
             mercure,
             limits,
@@ -139,6 +147,15 @@ impl Server {
         if !state.tokens.required() {
             warn!("authentication is off (no --jwt-secret): every local client is trusted");
         }
+        let budget = Arc::clone(&state.connections);
+        if config.max_clients > budget.stream_ceiling() {
+            warn!(
+                max_clients = config.max_clients,
+                streams = budget.stream_ceiling(),
+                "the open-file limit leaves room for fewer streams than --max-clients: \
+                 streams past it get 503; raise the limit (ulimit -n, LimitNOFILE=)"
+            );
+        }
         let limits = ConnectionLimits {
             header_read_timeout: config.header_read_timeout,
             max_header_bytes: config.max_header_bytes,
@@ -146,6 +163,7 @@ impl Server {
         };
         let serving = tokio::spawn(connections::serve(
             listener,
+            budget,
             router(state),
             limits,
             tls.map(TlsAcceptor::from),

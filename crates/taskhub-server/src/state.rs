@@ -14,6 +14,7 @@ use crate::auth::TaskhubTokens;
 use crate::backend::{EventLog, TaskStore};
 use crate::client_addr::TrustedProxies;
 use crate::config::Config;
+use crate::connection_budget::ConnectionBudget;
 use crate::edge::body::BodyLimits;
 use crate::edge::idempotency::IdempotencyTtl;
 use crate::hub::Hub;
@@ -27,6 +28,9 @@ pub(crate) struct AppState {
     pub(crate) events: EventLog,
     pub(crate) tasks: TaskStore,
     pub(crate) hub: Arc<Hub>,
+    /// The client connections the open-file limit leaves room for; stream requests
+    /// check its reserve.
+    pub(crate) connections: Arc<ConnectionBudget>,
     /// Checks TaskHub's tokens; off when no key is configured.
     pub(crate) tokens: TaskhubTokens,
     /// The Mercure hub at `/.well-known/mercure`; `None` when it is off.

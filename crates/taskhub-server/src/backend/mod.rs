@@ -28,6 +28,12 @@ pub use taskhub_cluster::RedisUrl;
 /// How many read-only SQLite connections replay and task queries share.
 const STORE_READERS: usize = 4;
 
+/// File descriptors the engines may open after start, which the connection budget
+/// leaves them: SQLite's readers (the file and its WAL each) and a temporary file or
+/// two; in cluster mode PostgreSQL's pool of 8 and Redis's connections, with room for a
+/// reconnect to overlap the connection it replaces.
+pub(crate) const DESCRIPTORS_OPENED_LATER: usize = 32;
+
 /// The event log: publish, replay, and (inside it) the feed of committed frames to the hub.
 #[derive(Clone, Debug)]
 pub(crate) enum EventLog {

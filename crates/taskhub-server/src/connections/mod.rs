@@ -17,9 +17,18 @@
 //! HTTP/2 if they are its preface, HTTP/1.1 otherwise. Over TLS, ALPN offers `h2` first,
 //! so browsers multiplex every event stream to the origin on one connection; in plain
 //! text HTTP/1.1 is what clients speak, and HTTP/2 with prior knowledge (h2c) works too.
+//!
+//! Descriptors: every connection holds a slot of the connection budget
+//! (`connection_budget`), taken before it is accepted (`accept`). A connection accepted
+//! into the budget's reserve is short: a refused stream request closes it, and hyper
+//! serves its other requests for [`SHORT_LIFETIME`], then closes it gracefully (a request
+//! in flight finishes; an idle HTTP/1.1 connection closes; HTTP/2 gets GOAWAY). So the
+//! reserve stays free for the next health check instead of a keep-alive's idle time.
 
+mod accept;
 mod event_stream;
 mod first_request;
+mod log_throttle;
 mod rewind;
 mod write_deadline;
 
@@ -45,11 +54,17 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tracing::{Instrument, debug, warn};
 
+use crate::connection_budget::{ConnectionBudget, Slot};
 use crate::request_id;
+use accept::Acceptor;
 use event_stream::After;
 use first_request::FirstRequest;
 use rewind::Rewind;
 use write_deadline::WriteDeadline;
+
+/// How long a connection accepted into the connection budget's reserve is served before
+/// it is closed gracefully: time for a health check or a scrape, not for idling.
+const SHORT_LIFETIME: Duration = Duration::from_secs(1);
 
 /// Per-connection limits.
 #[derive(Clone, Copy, Debug)]
@@ -68,10 +83,12 @@ pub(crate) struct ConnectionLimits {
 trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 
-/// Serves `router` on `listener` until `stop` is cancelled, then waits for open
-/// connections to finish, at most `grace`. With `tls`, every connection is TLS.
+/// Serves `router` on `listener`, each connection taking a slot of `budget`, until
+/// `stop` is cancelled, then waits for open connections to finish, at most `grace`. With
+/// `tls`, every connection is TLS.
 pub(crate) async fn serve(
     listener: TcpListener,
+    budget: Arc<ConnectionBudget>,
     router: Router,
     limits: ConnectionLimits,
     tls: Option<TlsAcceptor>,
@@ -94,19 +111,8 @@ pub(crate) async fn serve(
     let graceful = GracefulShutdown::new();
     let tasks = TaskTracker::new();
 
-    loop {
-        let (tcp, peer) = tokio::select! {
-            () = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors, most likely: back off instead of spinning.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    let mut acceptor = Acceptor::new(listener, budget);
+    while let Some((tcp, peer, slot)) = acceptor.next(&stop).await {
         // Small frames must leave at once, not wait for a delayed ACK (Nagle).
         if let Err(e) = tcp.set_nodelay(true) {
             debug!(error = %e, "cannot set TCP_NODELAY");
@@ -118,6 +124,7 @@ pub(crate) async fn serve(
             http: Arc::clone(&http),
             watcher: graceful.watcher(),
             stop: stop.clone(),
+            slot,
         };
         let tls = tls.clone();
         // The handshake runs in the connection's task, never in the accept loop; boxed,
@@ -131,7 +138,7 @@ pub(crate) async fn serve(
         });
     }
 
-    drop(listener);
+    drop(acceptor);
     tasks.close();
     let drained = async {
         tokio::join!(graceful.shutdown(), tasks.wait());
@@ -151,6 +158,8 @@ struct Connection {
     watcher: Watcher,
     /// Cancelled at shutdown: a connection still waiting for its first request closes.
     stop: CancellationToken,
+    /// Its place in the connection budget, given back when the connection closes.
+    slot: Slot,
 }
 
 impl Connection {
@@ -164,7 +173,7 @@ impl Connection {
         };
         let prefix = match first {
             FirstRequest::EventStream(request) => {
-                let close = wants_close(&request);
+                let close = wants_close(&request) || self.slot.is_short();
                 let response = Box::pin(answer(self.router.clone(), self.peer, *request)).await;
                 match event_stream::write(&mut transport, response, close).await {
                     Ok(After::KeepServing) => Bytes::new(),
@@ -187,16 +196,38 @@ impl Connection {
             peer,
             http,
             watcher,
+            stop,
+            slot,
             ..
         } = self;
         let service = hyper::service::service_fn(move |request| {
             let response = answer(router.clone(), peer, request);
             async move { Ok::<_, Infallible>(response.await) }
         });
-        let connection = http.serve_connection(TokioIo::new(transport), service);
+        let connection = http
+            .serve_connection(TokioIo::new(transport), service)
+            .into_owned();
         // Boxed: the future is large, and a connection served without hyper should not
         // carry its size for the life of its stream.
-        if let Err(e) = Box::pin(watcher.watch(connection.into_owned())).await {
+        let ended = if slot.is_short() {
+            // Closed by its own deadline, or at shutdown like the watched ones.
+            let mut connection = Box::pin(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => Some(ended),
+                () = tokio::time::sleep(SHORT_LIFETIME) => None,
+                () = stop.cancelled() => None,
+            };
+            match ended {
+                Some(ended) => ended,
+                None => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            }
+        } else {
+            Box::pin(watcher.watch(connection)).await
+        };
+        if let Err(e) = ended {
             debug!(error = %e, %peer, "connection ended with an error");
         }
     }

@@ -15,9 +15,18 @@ use crate::metrics::METRICS;
 use crate::state::AppState;
 use crate::subscription::{Request, Resume, Settings, Subscription, View};
 
-/// A `--max-clients` permit, or the 503 for a server at its limit. Taken after every
-/// check of the request, so a refused request never holds a slot.
+/// A `--max-clients` permit, or the 503 for a server at its limit: of streams, or of the
+/// connections its open-file limit leaves room for, less the reserve kept for short
+/// requests (`connection_budget`). Taken after every check of the request, so a refused
+/// request never holds a slot.
 pub(crate) fn admit(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    if !state.connections.admits_stream() {
+        METRICS.streams_rejected_reserve.inc();
+        return Err(ApiError::ConnectionReserve {
+            limit: state.connections.capacity(),
+            retry_after: state.config.retry,
+        });
+    }
     state.hub.admit().ok_or_else(|| {
         METRICS.streams_rejected.inc();
         ApiError::TooManyStreams {

@@ -69,6 +69,13 @@ pub(crate) enum ApiError {
          target or body); nothing was stored: use a new key for a new request"
     )]
     IdempotencyKeyReused,
+    /// The open connections reached the reserve kept for short requests
+    /// (`connection_budget`): no descriptor is left to give a stream.
+    #[error(
+        "the server is near its limit of {limit} open connections (its open-file limit) and \
+         keeps the rest for short requests; retry later"
+    )]
+    ConnectionReserve { limit: usize, retry_after: Duration },
     #[error("{}; {}", .0, what_was_stored(.0))]
     StoreUnavailable(EngineError),
 }
@@ -118,9 +125,9 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooManyStreams { .. } | Self::StoreUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::TooManyStreams { .. }
+            | Self::ConnectionReserve { .. }
+            | Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -145,6 +152,7 @@ impl ApiError {
             Self::TooManyStreams { .. } => "too-many-streams",
             Self::BadHeader { .. } => "invalid-header",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::ConnectionReserve { .. } => "too-many-connections",
             Self::StoreUnavailable(_) => "store-unavailable",
         }
     }
@@ -169,15 +177,16 @@ impl ApiError {
             Self::TooManyStreams { .. } => "Too many open streams",
             Self::BadHeader { .. } => "Invalid header",
             Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::ConnectionReserve { .. } => "Too many open connections",
             Self::StoreUnavailable(_) => "Store unavailable",
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::TooManyStreams { retry_after, .. } | Self::RateLimited { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            Self::TooManyStreams { retry_after, .. }
+            | Self::ConnectionReserve { retry_after, .. }
+            | Self::RateLimited { retry_after, .. } => Some(*retry_after),
             Self::StoreUnavailable(_) => Some(Duration::from_secs(1)),
             _ => None,
         }

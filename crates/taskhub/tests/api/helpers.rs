@@ -1,8 +1,9 @@
 //! `spawn_app()` and the clients the tests use.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use eventsource_stream::{Event, EventStream, Eventsource};
@@ -78,6 +79,135 @@ pub(crate) fn assert_refused_at_start(flags: &[&str], complaint: &str) {
         !dir.path().join("t.db").exists(),
         "{flags:?} refused only after the store was opened"
     );
+}
+
+/// `GET /metrics`, parsed into series → value, after checking the text format: every
+/// sample belongs to a family with `# HELP` and `# TYPE`.
+pub(crate) async fn metrics(address: &str) -> HashMap<String, f64> {
+    let response = reqwest::get(format!("{address}/metrics"))
+        .await
+        .expect("metrics");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = response.text().await.expect("text");
+    let mut helped = Vec::new();
+    let mut typed = Vec::new();
+    let mut samples = HashMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            helped.push(rest.split(' ').next().expect("name").to_owned());
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            typed.push(rest.split(' ').next().expect("name").to_owned());
+        } else {
+            let (series, value) = line.rsplit_once(' ').expect("`series value`");
+            let family = series.split('{').next().expect("name");
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| family.strip_suffix(suffix))
+                .filter(|f| typed.iter().any(|t| t == f))
+                .unwrap_or(family);
+            assert!(typed.iter().any(|t| t == family), "no # TYPE for {line}");
+            samples.insert(series.to_owned(), value.parse().expect("a number"));
+        }
+    }
+    assert_eq!(helped, typed, "every family has HELP then TYPE");
+    samples
+}
+
+/// A server whose JSON log lines the test reads.
+pub(crate) struct LoggedServer {
+    child: Child,
+    pub(crate) address: String,
+    logs: Arc<Mutex<Vec<Value>>>,
+}
+
+impl LoggedServer {
+    /// `taskhub serve` on a fresh file with these flags, logging at `rust_log`.
+    pub(crate) fn start(args: &[&str], rust_log: &str) -> Self {
+        Self::spawn(args, rust_log, None)
+    }
+
+    /// The same, under an open-file limit (`ulimit -n`) of `open_files`.
+    pub(crate) fn start_with_open_file_limit(
+        args: &[&str],
+        rust_log: &str,
+        open_files: u32,
+    ) -> Self {
+        Self::spawn(args, rust_log, Some(open_files))
+    }
+
+    fn spawn(args: &[&str], rust_log: &str, open_files: Option<u32>) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut command = serve_command(dir.path(), "127.0.0.1:0");
+        command.args(["--log-format", "json"]).args(args);
+        if let Some(limit) = open_files {
+            command = with_open_file_limit(&command, limit);
+        }
+        let mut child = command
+            .env("RUST_LOG", rust_log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("taskhub starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (found, listening) = mpsc::channel();
+        let kept = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            let _dir = dir;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if std::env::var_os("TASKHUB_TEST_LOGS").is_some() {
+                    eprintln!("server: {line}");
+                }
+                let log: Value = serde_json::from_str(&line).expect("every log line is JSON");
+                let listening = log["addr"].as_str().map(|addr| format!("http://{addr}"));
+                // Kept first: a test that counts lines once the server listens counts it.
+                kept.lock().expect("logs").push(log);
+                if let Some(address) = listening {
+                    let _ = found.send(address);
+                }
+            }
+        });
+        let address = listening.recv_timeout(PATIENCE).expect("listening");
+        Self {
+            child,
+            address,
+            logs,
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn lines(&self) -> Vec<Value> {
+        self.logs.lock().expect("logs").clone()
+    }
+}
+
+impl Drop for LoggedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `command`, run by `sh` after `ulimit -n limit` (the soft and the hard limit).
+pub(crate) fn with_open_file_limit(command: &Command, limit: u32) -> Command {
+    let mut limited = Command::new("sh");
+    limited
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+        .arg(command.get_program())
+        .args(command.get_args());
+    limited
 }
 
 /// Another process's write lock on a SQLite file, held until [`SqliteLock::release`].

@@ -24,6 +24,7 @@ mod limits;
 mod mercure;
 mod nginx;
 mod observability;
+mod open_files;
 mod openapi;
 mod publish;
 mod replay;

@@ -1,51 +1,14 @@
-//! What an operator sees: `/metrics` in Prometheus text, counting what happened; request
-//! ids in headers and in the JSON logs; and no log line per event.
+//! What an operator sees: `/metrics` in Prometheus text, counting what happened, each
+//! series explained in docs/metrics.md; request ids in headers and in the JSON logs; and
+//! no log line per event.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PATIENCE, SqliteLock, TestApp, serve_command, spawn_app_with};
-
-/// `GET /metrics`, parsed into series → value, after checking the text format: every
-/// sample belongs to a family with `# HELP` and `# TYPE`.
-async fn metrics(address: &str) -> HashMap<String, f64> {
-    let response = reqwest::get(format!("{address}/metrics"))
-        .await
-        .expect("metrics");
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8"
-    );
-    let text = response.text().await.expect("text");
-    let mut helped = Vec::new();
-    let mut typed = Vec::new();
-    let mut samples = HashMap::new();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("# HELP ") {
-            helped.push(rest.split(' ').next().expect("name").to_owned());
-        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-            typed.push(rest.split(' ').next().expect("name").to_owned());
-        } else {
-            let (series, value) = line.rsplit_once(' ').expect("`series value`");
-            let family = series.split('{').next().expect("name");
-            let family = ["_bucket", "_sum", "_count"]
-                .iter()
-                .find_map(|suffix| family.strip_suffix(suffix))
-                .filter(|f| typed.iter().any(|t| t == f))
-                .unwrap_or(family);
-            assert!(typed.iter().any(|t| t == family), "no # TYPE for {line}");
-            samples.insert(series.to_owned(), value.parse().expect("a number"));
-        }
-    }
-    assert_eq!(helped, typed, "every family has HELP then TYPE");
-    samples
-}
+use crate::helpers::{LoggedServer, PATIENCE, SqliteLock, TestApp, metrics, spawn_app_with};
+use crate::scripts::repo_root;
 
 /// Polls `/metrics` until `series` reaches `value`.
 async fn await_metric(address: &str, series: &str, value: f64) -> HashMap<String, f64> {
@@ -78,6 +41,9 @@ async fn metrics_count_streams_events_deliveries_replays_and_resets() {
         "taskhub_resets_total",
         "taskhub_store_errors_total",
         "taskhub_streams_rejected_total",
+        "taskhub_streams_rejected_reserve_total",
+        "taskhub_connections_deferred_total",
+        "taskhub_accept_out_of_descriptors_total",
         "taskhub_publish_duration_seconds_count",
         "taskhub_publish_duration_seconds_bucket{le=\"+Inf\"}",
     ] {
@@ -105,6 +71,25 @@ async fn metrics_count_streams_events_deliveries_replays_and_resets() {
     drop((live, resumed, reset));
     let closed = await_metric(&app.address, "taskhub_streams_open", 0.0).await;
     assert_eq!(closed["taskhub_events_delivered_total"], 5.0);
+}
+
+#[tokio::test]
+async fn every_series_is_documented() {
+    let app = spawn_app_with(&[]).await;
+    let text = app.get("/metrics").await.text().await.expect("text");
+    let docs = std::fs::read_to_string(repo_root().join("docs/metrics.md")).expect("read");
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split(' ').next())
+        .collect();
+    assert!(families.len() > 10, "{text}");
+    for family in families {
+        assert!(
+            docs.contains(&format!("| `{family}` |")),
+            "{family} has no row in docs/metrics.md"
+        );
+    }
 }
 
 #[tokio::test]
@@ -175,58 +160,6 @@ async fn store_errors_are_counted(app: &TestApp) {
         metrics(&app.address).await["taskhub_store_errors_total"],
         1.0
     );
-}
-
-/// A server whose JSON log lines the test reads.
-struct LoggedServer {
-    child: Child,
-    address: String,
-    logs: Arc<Mutex<Vec<Value>>>,
-}
-
-impl LoggedServer {
-    fn start(args: &[&str], rust_log: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let mut child = serve_command(dir.path(), "127.0.0.1:0")
-            .args(["--log-format", "json"])
-            .args(args)
-            .env("RUST_LOG", rust_log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("taskhub starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (found, listening) = mpsc::channel();
-        let kept = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            let _dir = dir;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let log: Value = serde_json::from_str(&line).expect("every log line is JSON");
-                if let Some(addr) = log["addr"].as_str() {
-                    let _ = found.send(format!("http://{addr}"));
-                }
-                kept.lock().expect("logs").push(log);
-            }
-        });
-        let address = listening.recv_timeout(PATIENCE).expect("listening");
-        Self {
-            child,
-            address,
-            logs,
-        }
-    }
-
-    fn lines(&self) -> Vec<Value> {
-        self.logs.lock().expect("logs").clone()
-    }
-}
-
-impl Drop for LoggedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]
