@@ -86,8 +86,11 @@ pub(crate) async fn cors(
         );
         headers.insert(
             ACCESS_CONTROL_ALLOW_HEADERS,
-            // `cache-control`: EventSource polyfills (and Mercure's clients) send it.
-            HeaderValue::from_static("authorization, cache-control, content-type, last-event-id"),
+            // `cache-control`: EventSource polyfills (and Mercure's clients) send it;
+            // `idempotency-key`: a browser's retry-safe write.
+            HeaderValue::from_static(
+                "authorization, cache-control, content-type, idempotency-key, last-event-id",
+            ),
         );
         headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         response
@@ -95,8 +98,11 @@ pub(crate) async fn cors(
         let mut response = next.run(request).await;
         response.headers_mut().insert(
             ACCESS_CONTROL_EXPOSE_HEADERS,
-            // `last-event-id` and `link`: where a Mercure replay started, and discovery.
-            HeaderValue::from_static("last-event-id, link, location, retry-after"),
+            // `last-event-id` and `link`: where a Mercure replay started, and discovery;
+            // `idempotent-replayed`: an answer a retry got from its key's record.
+            HeaderValue::from_static(
+                "idempotent-replayed, last-event-id, link, location, retry-after",
+            ),
         );
         response
     };

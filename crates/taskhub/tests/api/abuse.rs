@@ -31,6 +31,11 @@ async fn cors_headers_only_for_listed_origins() {
         response.headers()["access-control-allow-credentials"],
         "true"
     );
+    // A retry's answer is marked, and the browser's script may read the mark.
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("ascii");
+    assert!(exposed.contains("idempotent-replayed"), "{exposed}");
     assert!(
         response.headers()["vary"]
             .to_str()
@@ -44,7 +49,7 @@ async fn cors_headers_only_for_listed_origins() {
         .header("access-control-request-method", "POST")
         .header(
             "access-control-request-headers",
-            "authorization, content-type",
+            "authorization, content-type, idempotency-key",
         )
         .send()
         .await
@@ -57,7 +62,12 @@ async fn cors_headers_only_for_listed_origins() {
     let allowed_headers = preflight.headers()["access-control-allow-headers"]
         .to_str()
         .expect("ascii");
-    assert!(allowed_headers.contains("authorization") && allowed_headers.contains("content-type"));
+    for header in ["authorization", "content-type", "idempotency-key"] {
+        assert!(
+            allowed_headers.contains(header),
+            "{header} in {allowed_headers}"
+        );
+    }
     assert!(
         preflight.headers()["access-control-allow-methods"]
             .to_str()
