@@ -84,13 +84,6 @@ impl<T> Applied<T> {
             replayed: true,
         }
     }
-
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Applied<U> {
-        Applied {
-            value: f(self.value),
-            replayed: self.replayed,
-        }
-    }
 }
 
 /// What an engine records with a key: enough to answer a retry as the first attempt was.
