@@ -47,7 +47,8 @@ pub struct FloodPlan {
     /// Slow request heads in each round, all open at once.
     pub slow_heads: usize,
     pub rounds: usize,
-    /// New connections per second, all workers together.
+    /// New connections per second, all workers together (0: no limit but the 256
+    /// attempts in flight).
     pub connect_rate: f64,
     pub workers: usize,
     pub per_source: usize,
@@ -74,6 +75,8 @@ pub struct Round {
     pub failed: usize,
     /// Closed by the server.
     pub cut: usize,
+    /// The most open at once (sampled every 100 ms).
+    pub most_open: usize,
     /// From the first connection to the last cut.
     pub secs: f64,
 }
@@ -178,11 +181,17 @@ async fn measure(
         )
         .await?;
         let what = format!("round {}/{}: slow heads cut", r + 1, plan.rounds);
-        let p = wait(&slow, line, &what, plan.slow_heads, |p| p.closed + p.failed).await;
+        let mut most_open = 0;
+        let p = wait(&slow, line, &what, plan.slow_heads, |p| {
+            most_open = most_open.max(p.connected - p.closed);
+            p.closed + p.failed
+        })
+        .await;
         rounds.push(Round {
             opened: p.connected,
             failed: p.failed,
             cut: p.closed,
+            most_open,
             secs: began.elapsed().as_secs_f64(),
         });
         note(&mut errors, slow.stop(&[], STOP_TIMEOUT).await?.errors);
@@ -243,7 +252,7 @@ async fn wait(
     line: &mut ProgressLine,
     what: &str,
     wanted: usize,
-    done: impl Fn(&Progress) -> usize,
+    mut done: impl FnMut(&Progress) -> usize,
 ) -> Progress {
     let mut last_change = Instant::now();
     let mut last = fleet.progress();
@@ -301,8 +310,8 @@ pub fn table(o: &FloodOutcome) -> String {
          | bound MiB | within the bound | bound met |\n\
          |---|---|---|---|---|---|---|---|\n\
          | {}/{} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {within} | {} |\n\n\
-         | round | slow heads opened | failed | cut by the server | seconds |\n\
-         |---|---|---|---|---|\n",
+         | round | slow heads opened | most open at once | failed | cut by the server | seconds |\n\
+         |---|---|---|---|---|---|\n",
         o.after_secs,
         o.streams_connected,
         o.streams,
@@ -315,10 +324,11 @@ pub fn table(o: &FloodOutcome) -> String {
     );
     for (i, r) in o.rounds.iter().enumerate() {
         text.push_str(&format!(
-            "| {} | {}/{} | {} | {} | {:.1} |\n",
+            "| {} | {}/{} | {} | {} | {} | {:.1} |\n",
             i + 1,
             r.opened,
             o.slow_heads,
+            r.most_open,
             r.failed,
             r.cut,
             r.secs

@@ -5,6 +5,8 @@
 //! over worker processes (this binary again, `worker`), publishes events that carry a
 //! token `~publisher~seq~send time~`, and reads the server's CPU and memory from
 //! `/proc`. Each subscriber checks its stream for loss, duplicates and reordering.
+//! `flood` floods a fresh TaskHub with slow request heads beside open streams and checks
+//! that it gives the memory back once the clients leave.
 
 pub mod chunked;
 pub mod clock;
