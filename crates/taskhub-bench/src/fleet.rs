@@ -19,7 +19,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::error::BenchError;
 use crate::latency::Latency;
-use crate::protocol::{self, Job, Message, Progress, Report};
+use crate::protocol::{self, Job, Message, Progress, Report, Role};
 use crate::target::Target;
 use crate::tracker::Sent;
 
@@ -30,6 +30,7 @@ pub const MAX_PER_WORKER: usize = 15_000;
 #[derive(Debug, Clone)]
 pub struct FleetPlan {
     pub target: Target,
+    pub role: Role,
     pub subscribers: usize,
     /// Worker processes (raised to fit `MAX_PER_WORKER`).
     pub workers: usize,
@@ -69,6 +70,7 @@ impl FleetPlan {
                 let connections = base + usize::from(w < extra);
                 let job = Job {
                     target: self.target.clone(),
+                    role: self.role,
                     first,
                     connections,
                     sources: sources.clone(),
@@ -302,6 +304,7 @@ mod tests {
     fn splits_connections_over_workers_and_sources() {
         let plan = FleetPlan {
             target: Target::local(Kind::Taskhub, 1),
+            role: Role::Subscriber,
             subscribers: 40_001,
             workers: 2,
             per_source: 25_000,

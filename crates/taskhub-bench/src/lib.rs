@@ -5,11 +5,14 @@
 //! over worker processes (this binary again, `worker`), publishes events that carry a
 //! token `~publisher~seq~send time~`, and reads the server's CPU and memory from
 //! `/proc`. Each subscriber checks its stream for loss, duplicates and reordering.
+//! `flood` floods a fresh TaskHub with slow request heads beside open streams and checks
+//! that it gives the memory back once the clients leave.
 
 pub mod chunked;
 pub mod clock;
 pub mod error;
 pub mod fleet;
+pub mod flood;
 pub mod http;
 pub mod latency;
 pub mod load;
@@ -24,6 +27,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod server;
+pub mod slow_head;
 pub mod sse;
 pub mod subscriber;
 pub mod suite;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use taskhub_bench::flood::{self, FloodConfig, FloodPlan};
 use taskhub_bench::load::{self, LoadConfig};
 use taskhub_bench::output::{self, Outputs};
 use taskhub_bench::publisher::{Pace, PublishPlan};
@@ -29,6 +30,10 @@ enum Command {
     Suite(SuiteArgs),
     /// One measurement against a server that is already running.
     Load(LoadArgs),
+    /// A connection flood against a fresh TaskHub (event streams held beside rounds of
+    /// slow request heads), then whether its RSS, some seconds after every client left,
+    /// is back within a bound of its RSS at start.
+    Flood(FloodArgs),
     /// (internal) A subscriber worker process, driven over stdin/stdout.
     #[command(hide = true)]
     Worker,
@@ -58,21 +63,11 @@ struct SuiteArgs {
     time_scale: f64,
     #[command(flatten)]
     common: Common,
-    /// The taskhub binary [default: `taskhub` next to this binary].
-    #[arg(long)]
-    taskhub_bin: Option<PathBuf>,
-    /// An extra flag for `taskhub serve` (repeatable).
-    #[arg(long = "taskhub-arg", allow_hyphen_values = true)]
-    taskhub_args: Vec<String>,
+    #[command(flatten)]
+    taskhub: TaskhubArgs,
     /// Directory holding the peers (seed-fastapi/, nchan/, pushpin/).
     #[arg(long, default_value = "../shared/peers")]
     peers_dir: PathBuf,
-    /// For TaskHub's database and log.
-    #[arg(long, default_value = "/tmp/taskhub-bench")]
-    scratch: PathBuf,
-    /// TaskHub listens here, the seed on +1, nchan +2, pushpin +3 (its origin +13).
-    #[arg(long, default_value_t = 18000)]
-    base_port: u16,
     /// Also write the tables (Markdown) to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -84,15 +79,73 @@ struct SuiteArgs {
     json_out: Option<PathBuf>,
 }
 
+/// How the fresh TaskHub servers are started.
+#[derive(Debug, Args)]
+struct TaskhubArgs {
+    /// The taskhub binary [default: `taskhub` next to this binary].
+    #[arg(long)]
+    taskhub_bin: Option<PathBuf>,
+    /// An extra flag for `taskhub serve` (repeatable).
+    #[arg(long = "taskhub-arg", allow_hyphen_values = true)]
+    taskhub_args: Vec<String>,
+    /// For TaskHub's database and log.
+    #[arg(long, default_value = "/tmp/taskhub-bench")]
+    scratch: PathBuf,
+    /// TaskHub listens here, the seed on +1, nchan +2, pushpin +3 (its origin +13).
+    #[arg(long, default_value_t = 18000)]
+    base_port: u16,
+}
+
+impl TaskhubArgs {
+    fn setup(self, exe: &std::path::Path, peers_dir: PathBuf) -> ServerSetup {
+        ServerSetup {
+            taskhub_bin: self
+                .taskhub_bin
+                .unwrap_or_else(|| exe.with_file_name("taskhub")),
+            taskhub_args: self.taskhub_args,
+            peers_dir,
+            scratch: self.scratch,
+            base_port: self.base_port,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct FloodArgs {
+    /// Event streams held through the rounds.
+    #[arg(long, default_value_t = 3_000)]
+    streams: usize,
+    /// Slow request heads per round, all open at once until the server cuts them.
+    #[arg(long, default_value_t = 15_000)]
+    slow_heads: usize,
+    /// Rounds of slow heads.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// New connections per second (0: as fast as 256 attempts in flight allow).
+    #[arg(long, default_value_t = 0.0)]
+    connect_rate: f64,
+    /// Seconds after the last client left at which the RSS is held against the bound.
+    #[arg(long, default_value_t = 15.0)]
+    after_secs: f64,
+    /// The bound: the RSS at start plus this many MiB.
+    #[arg(long, default_value_t = 20)]
+    slack_mib: u64,
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    taskhub: TaskhubArgs,
+}
+
 #[derive(Debug, Args)]
 struct Common {
     /// Subscriber worker processes (more are used when one would exceed 15,000 sockets)
     /// [default: the number of cores].
     #[arg(long)]
     workers: Option<usize>,
-    /// Connections per source address (127.0.x.1, .2, …).
-    #[arg(long, default_value_t = 25_000)]
-    per_source: usize,
+    /// Connections per source address (127.0.x.1, .2, …) [default: 25,000, below the
+    /// ephemeral ports of one address; `flood`: 1,000].
+    #[arg(long)]
+    per_source: Option<usize>,
     /// Print the results as JSON on stdout instead of tables.
     #[arg(long)]
     json: bool,
@@ -168,6 +221,7 @@ fn main() -> anyhow::Result<()> {
         Command::Worker => worker::run_stdio().context("worker failed"),
         Command::Suite(args) => runtime()?.block_on(suite(args)),
         Command::Load(args) => runtime()?.block_on(load(args)),
+        Command::Flood(args) => runtime()?.block_on(flood(args)),
     }
 }
 
@@ -179,6 +233,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the runtime")
 }
 
+/// Connections per source address, below the 28,232 ephemeral ports of one address.
+const PER_SOURCE: usize = 25_000;
+
 fn workers(common: &Common) -> usize {
     common
         .workers
@@ -187,10 +244,6 @@ fn workers(common: &Common) -> usize {
 
 async fn suite(args: SuiteArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot locate this binary")?;
-    let taskhub_bin = match args.taskhub_bin {
-        Some(path) => path,
-        None => exe.with_file_name("taskhub"),
-    };
     let config = SuiteConfig {
         servers: args.servers,
         scenarios: args.scenarios,
@@ -198,15 +251,9 @@ async fn suite(args: SuiteArgs) -> anyhow::Result<()> {
             scale: args.scale,
             time_scale: args.time_scale,
             workers: workers(&args.common),
-            per_source: args.common.per_source,
+            per_source: args.common.per_source.unwrap_or(PER_SOURCE),
         },
-        setup: ServerSetup {
-            taskhub_bin,
-            taskhub_args: args.taskhub_args,
-            peers_dir: args.peers_dir,
-            scratch: args.scratch,
-            base_port: args.base_port,
-        },
+        setup: args.taskhub.setup(&exe, args.peers_dir),
         exe,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         quiet: args.common.quiet,
@@ -250,7 +297,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     let spec = RunSpec {
         subscribers: args.subscribers,
         workers: workers(&args.common),
-        per_source: args.common.per_source,
+        per_source: args.common.per_source.unwrap_or(PER_SOURCE),
         source_net: 0,
         connect_rate: args.connect_rate,
         connect_in_flight: 256,
@@ -275,4 +322,29 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     };
     let outcome = load::run(&config).await?;
     load::emit(&config, &outcome, args.common.json).context("cannot print the results")
+}
+
+async fn flood(args: FloodArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot locate this binary")?;
+    let config = FloodConfig {
+        plan: FloodPlan {
+            streams: args.streams,
+            slow_heads: args.slow_heads,
+            rounds: args.rounds,
+            connect_rate: args.connect_rate,
+            workers: workers(&args.common),
+            // Binding thousands of sockets to one address, port 0, costs the kernel a longer
+            // search each time: at 15,000 on one address a round took longer to open than
+            // the header timeout, and some binds failed.
+            per_source: args.common.per_source.unwrap_or(1_000),
+            after: Duration::from_secs_f64(args.after_secs.max(0.0)),
+            slack_kib: args.slack_mib * 1024,
+        },
+        // A flood starts no peer.
+        setup: args.taskhub.setup(&exe, PathBuf::new()),
+        exe,
+        quiet: args.common.quiet,
+    };
+    let outcome = flood::run(&config).await?;
+    flood::emit(&outcome, args.common.json).context("cannot print the results")
 }

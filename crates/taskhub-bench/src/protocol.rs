@@ -14,10 +14,22 @@ use serde::{Deserialize, Serialize};
 use crate::target::Target;
 use crate::tracker::Sent;
 
+/// What a worker's connections do once connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Open an event stream and read it (or, when stalled, never read it).
+    Subscriber,
+    /// Send the start of a stream request's head, then a header line a second, never
+    /// finishing it (slowloris): open until the server cuts it at its header timeout.
+    SlowHead,
+}
+
 /// One worker's share of the subscribers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     pub target: Target,
+    pub role: Role,
     /// Global index of this worker's first connection (source addresses and stalled
     /// connections are chosen by global index, so the split does not change them).
     pub first: usize,
@@ -122,6 +134,7 @@ mod tests {
     fn job(stall_fraction: f64) -> Job {
         Job {
             target: Target::local(crate::target::Kind::Taskhub, 1),
+            role: Role::Subscriber,
             first: 0,
             connections: 100,
             sources: vec![Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2)],

@@ -18,7 +18,7 @@ use crate::fleet::{Fleet, FleetPlan};
 use crate::latency::{Latency, Summary};
 use crate::procfs::{self, Sample};
 use crate::progress::ProgressLine;
-use crate::protocol::Report;
+use crate::protocol::{Report, Role};
 use crate::publisher::{self, PublishPlan, PublishReport};
 use crate::target::Target;
 
@@ -124,6 +124,7 @@ pub async fn measure(
     let fleet = if spec.subscribers > 0 {
         let plan = FleetPlan {
             target: target.clone(),
+            role: Role::Subscriber,
             subscribers: spec.subscribers,
             workers: spec.workers,
             per_source: spec.per_source,

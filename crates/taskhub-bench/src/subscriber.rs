@@ -114,6 +114,17 @@ pub async fn open(spec: &Spec) -> Result<Opened, BenchError> {
 }
 
 async fn open_inner(spec: &Spec) -> Result<Opened, BenchError> {
+    let mut stream = connect(spec).await?;
+    stream
+        .write_all(&spec.request)
+        .await
+        .map_err(BenchError::io("sending the subscribe request"))?;
+    read_head(stream).await
+}
+
+/// A TCP connection to `spec.server` from `spec.source`, with `spec.recv_buffer` and
+/// TCP_NODELAY set, nothing sent yet.
+pub async fn connect(spec: &Spec) -> Result<TcpStream, BenchError> {
     let socket = TcpSocket::new_v4().map_err(BenchError::io("creating a socket"))?;
     // Ports of an earlier run's connections may still be in TIME_WAIT.
     socket
@@ -127,17 +138,18 @@ async fn open_inner(spec: &Spec) -> Result<Opened, BenchError> {
     socket
         .bind(SocketAddr::V4(spec.source))
         .map_err(BenchError::io(format!("binding {}", spec.source)))?;
-    let mut stream = socket
+    let stream = socket
         .connect(spec.server)
         .await
         .map_err(BenchError::io(format!("connecting to {}", spec.server)))?;
     stream
         .set_nodelay(true)
         .map_err(BenchError::io("setting TCP_NODELAY"))?;
-    stream
-        .write_all(&spec.request)
-        .await
-        .map_err(BenchError::io("sending the subscribe request"))?;
+    Ok(stream)
+}
+
+/// Reads the response head and the first body bytes.
+async fn read_head(mut stream: TcpStream) -> Result<Opened, BenchError> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {

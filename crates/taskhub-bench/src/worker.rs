@@ -1,5 +1,6 @@
-//! A worker process (`taskhub-bench worker`): opens its share of the subscribers, reports
-//! progress on stdout, and on `Stop` counts what each subscriber missed and reports.
+//! A worker process (`taskhub-bench worker`): opens its share of the subscribers (or of a
+//! flood's slow request heads, `Role::SlowHead`), reports progress on stdout, and on
+//! `Stop` counts what each subscriber missed and reports.
 //!
 //! One thread, one current-thread runtime: the coordinator runs as many workers as there
 //! are cores (and more when one process's 20,000 file descriptors are not enough).
@@ -17,7 +18,8 @@ use tokio::time::Instant;
 
 use crate::clock::now_micros;
 use crate::error::BenchError;
-use crate::protocol::{Command, Job, Message, Progress, Report};
+use crate::protocol::{Command, Job, Message, Progress, Report, Role};
+use crate::slow_head;
 use crate::subscriber::{self, Conn, Spec, State, Totals};
 use crate::tracker::{Sent, Tracker};
 
@@ -141,6 +143,30 @@ impl Worker {
     }
 
     async fn connection(self: Rc<Self>, i: usize, spec: Spec, permit: OwnedSemaphorePermit) {
+        match self.job.role {
+            Role::Subscriber => self.subscribe(i, spec, permit).await,
+            Role::SlowHead => self.slow_head(i, spec, permit).await,
+        }
+    }
+
+    /// Holds a request head open, never finished, until the server closes it.
+    async fn slow_head(&self, i: usize, spec: Spec, permit: OwnedSemaphorePermit) {
+        let conn = &self.conns[i];
+        let stream = match slow_head::open(&spec).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                self.totals.borrow_mut().note_error(e.to_string());
+                conn.borrow_mut().state = State::Failed;
+                return;
+            }
+        };
+        drop(permit);
+        conn.borrow_mut().state = State::Open;
+        slow_head::hold(stream).await;
+        conn.borrow_mut().state = State::Closed;
+    }
+
+    async fn subscribe(&self, i: usize, spec: Spec, permit: OwnedSemaphorePermit) {
         let conn = &self.conns[i];
         let mut attempt = 0;
         let opened = loop {

@@ -1,13 +1,14 @@
 //! A small smoke run of the tool against the real `taskhub` binary (found next to this
 //! crate's binary, as `cargo test --workspace` builds it, or at `$TASKHUB_BIN`), started
 //! fresh the way the benchmark starts it; against the in-test server when there is no
-//! such binary.
+//! such binary. And a small `flood`, which needs the real binary (its header timeout).
 
 mod support;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use taskhub_bench::flood::{self, FloodConfig, FloodPlan};
 use taskhub_bench::progress::ProgressLine;
 use taskhub_bench::publisher::{Pace, PublishPlan};
 use taskhub_bench::run::{self, RunSpec};
@@ -25,6 +26,10 @@ fn taskhub_bin() -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| exe().with_file_name("taskhub"));
     candidate.is_file().then_some(candidate)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("taskhub-bench-{name}-{}", std::process::id()))
 }
 
 fn free_port_block() -> u16 {
@@ -68,8 +73,7 @@ async fn smoke_run_delivers_everything_once_and_in_order() {
     let mut line = ProgressLine::new("[smoke]", true);
     let outcome = match taskhub_bin() {
         Some(bin) => {
-            let scratch =
-                std::env::temp_dir().join(format!("taskhub-bench-smoke-{}", std::process::id()));
+            let scratch = scratch("smoke");
             let setup = ServerSetup {
                 taskhub_bin: bin,
                 taskhub_args: vec![],
@@ -112,4 +116,54 @@ async fn smoke_run_delivers_everything_once_and_in_order() {
     );
     assert!(outcome.deliveries_per_sec > 0.0);
     assert_eq!(outcome.latency.count, outcome.delivered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_flood_is_cut_and_its_memory_read() {
+    let Some(bin) = taskhub_bin() else {
+        eprintln!("no taskhub binary found: no flood");
+        return;
+    };
+    let scratch = scratch("flood");
+    let config = FloodConfig {
+        plan: FloodPlan {
+            streams: 20,
+            slow_heads: 100,
+            rounds: 2,
+            connect_rate: 0.0,
+            workers: 2,
+            per_source: 25_000,
+            after: Duration::from_secs(1),
+            slack_kib: 20 * 1024,
+        },
+        setup: ServerSetup {
+            taskhub_bin: bin,
+            // The shortest header timeout there is: each round lasts about a second.
+            taskhub_args: vec!["--header-timeout-secs".into(), "1".into()],
+            peers_dir: PathBuf::from("/nonexistent"),
+            scratch: scratch.clone(),
+            base_port: free_port_block(),
+        },
+        exe: exe(),
+        quiet: true,
+    };
+    let outcome = flood::run(&config).await;
+    let _ = std::fs::remove_dir_all(scratch);
+    let outcome = outcome.expect("the flood completes");
+    assert_eq!(outcome.streams_connected, 20, "{outcome:?}");
+    assert_eq!(outcome.rounds.len(), 2);
+    for round in &outcome.rounds {
+        assert_eq!(
+            (round.opened, round.failed, round.cut),
+            (100, 0, 100),
+            "{outcome:?}"
+        );
+        assert!((1..=100).contains(&round.most_open), "{outcome:?}");
+    }
+    assert!(outcome.rss_start_kib > 0);
+    assert!(outcome.rss_peak_kib >= outcome.rss_start_kib.max(outcome.rss_left_kib));
+    assert!(!outcome.rss_after_series.is_empty());
+    assert_eq!(outcome.bound_kib, outcome.rss_start_kib + 20 * 1024);
+    assert_eq!(outcome.met, outcome.rss_after_kib <= outcome.bound_kib);
+    assert!(flood::table(&outcome).contains("| 1 | 100/100 | "));
 }

@@ -1,5 +1,6 @@
 //! The `taskhub` binary: parses the command line and hands over to the libraries.
 
+mod allocator;
 mod cli;
 
 use clap::Parser;
