@@ -86,6 +86,14 @@ impl<T> Applied<T> {
     }
 }
 
+impl<T> Applied<Option<T>> {
+    /// The value, if there is one, still marked as it was.
+    pub fn transpose(self) -> Option<Applied<T>> {
+        let replayed = self.replayed;
+        self.value.map(|value| Applied { value, replayed })
+    }
+}
+
 /// What an engine records with a key: enough to answer a retry as the first attempt was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {

@@ -181,17 +181,10 @@ impl TaskStore for Store {
         task: NewTask,
         idempotency: Option<Idempotency>,
     ) -> Result<Applied<Task>, EngineError> {
-        let created = self
-            .task_command(TaskCommand::Create(task), idempotency)
-            .await?;
-        let replayed = created.replayed;
-        let task = created
-            .value
-            .ok_or(EngineError::Unavailable("created task vanished".into()))?;
-        Ok(Applied {
-            value: task,
-            replayed,
-        })
+        self.task_command(TaskCommand::Create(task), idempotency)
+            .await?
+            .transpose()
+            .ok_or(EngineError::Unavailable("created task vanished".into()))
     }
 
     async fn update_task(

@@ -189,15 +189,10 @@ impl TaskStore for PgTasks {
     ) -> Result<Applied<Task>, EngineError> {
         let created = self
             .change(Change::Create(task), idempotency.as_ref())
-            .await?;
-        let replayed = created.replayed;
-        let task = created
-            .value
+            .await?
+            .transpose()
             .ok_or_else(|| ClusterError::corrupt("task database", "the created task vanished"))?;
-        Ok(Applied {
-            value: task,
-            replayed,
-        })
+        Ok(created)
     }
 
     async fn update_task(

@@ -46,7 +46,7 @@ pub(crate) async fn publish(
     for event in &events {
         caller.check_publish(event.topic.as_ref())?;
     }
-    let idempotency = retry_key.for_body(body.to_string().as_bytes());
+    let idempotency = retry_key.for_json(&body);
     let applied = append(&state.events, events, idempotency).await?;
     Ok(idempotency::answer(applied, |ids| {
         let ids = ids.iter().map(ToString::to_string).collect();

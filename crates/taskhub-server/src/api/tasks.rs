@@ -45,7 +45,7 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     caller.check_task_write(None)?;
     let new_task = parse_new_task(&body)?;
-    let idempotency = retry_key.for_body(body.to_string().as_bytes());
+    let idempotency = retry_key.for_json(&body);
     let created = state.tasks.create_task(new_task, idempotency).await?;
     Ok(idempotency::answer(created, |task| {
         let location = format!("/tasks/{}", task.id);
@@ -131,7 +131,7 @@ pub(crate) async fn update(
     let task_id = task_id(&id)?;
     caller.check_task_write(Some(task_id))?;
     let patch = parse_task_patch(&body)?;
-    let idempotency = retry_key.for_body(body.to_string().as_bytes());
+    let idempotency = retry_key.for_json(&body);
     let updated = state.tasks.update_task(task_id, patch, idempotency).await?;
     found(updated, &id, |task| Json(task).into_response())
 }
@@ -163,15 +163,8 @@ fn found(
     id: &str,
     respond: impl FnOnce(Task) -> Response,
 ) -> Result<Response, ApiError> {
-    let Applied { value, replayed } = changed;
-    let task = value.ok_or_else(|| not_found(id))?;
-    Ok(idempotency::answer(
-        Applied {
-            value: task,
-            replayed,
-        },
-        respond,
-    ))
+    let task = changed.transpose().ok_or_else(|| not_found(id))?;
+    Ok(idempotency::answer(task, respond))
 }
 
 #[derive(Debug, Deserialize)]

@@ -85,6 +85,13 @@ where
 }
 
 impl RetryKey {
+    /// As [`for_body`](Self::for_body), for a JSON body as parsed, written compactly;
+    /// written only when the request has a key (a publish without one costs nothing).
+    pub(crate) fn for_json(self, body: &serde_json::Value) -> Option<Idempotency> {
+        self.0.as_ref()?;
+        self.for_body(body.to_string().as_bytes())
+    }
+
     /// What the engine needs to honour the key, for a request whose body is `body` (the
     /// bytes a form carried, or the JSON as parsed and written compactly); `None` when
     /// the request had no key.
