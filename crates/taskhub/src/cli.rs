@@ -191,6 +191,10 @@ struct ServeArgs {
     /// Newest events kept for replay with Last-Event-ID.
     #[arg(long, env = "TASKHUB_HISTORY_SIZE", default_value_t = defaults::HISTORY_SIZE)]
     history_size: u64,
+    /// Also trim events older than this (e.g. 7d, 12h, 1d12h, 90s), in the background;
+    /// whichever of size and age trims first wins [default: none, size alone]
+    #[arg(long, env = "TASKHUB_HISTORY_MAX_AGE", value_parser = taskhub_server::parse_age)]
+    history_max_age: Option<Duration>,
     /// Largest request body, in bytes.
     #[arg(long, env = "TASKHUB_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -278,6 +282,7 @@ impl ServeArgs {
             client_buffer: self.client_buffer,
             slow_client_policy: self.slow_client_policy,
             history_size: self.history_size,
+            history_max_age: self.history_max_age,
             max_body_bytes: self.max_body_bytes,
             max_event_bytes: self.max_event_bytes,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
