@@ -82,7 +82,10 @@ pub(crate) async fn page(
             if selection.wants(&frame) {
                 events.push(frame);
                 if events.len() == limit {
-                    let more = !(last_chunk && index + 1 == count);
+                    // Full: whether a next page exists is known, unless the page ended
+                    // with a full chunk, which one more read of one event tells.
+                    let more = index + 1 < count
+                        || (!last_chunk && !log.read(range, order, 1).await?.is_empty());
                     return Ok(Page {
                         events,
                         next: more.then_some(id),

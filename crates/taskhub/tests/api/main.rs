@@ -17,6 +17,7 @@ mod cluster;
 mod connections;
 mod deploy;
 mod errors;
+mod history;
 mod idempotency;
 mod library_clients;
 mod lifecycle;
