@@ -546,3 +546,124 @@ async fn rewind_seam_holds_under_concurrent_publishing() {
         );
     }
 }
+
+fn taskhub_history(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_taskhub"))
+        .arg("history")
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn lines(output: &std::process::Output) -> Vec<Value> {
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+#[tokio::test]
+async fn taskhub_history_prints_pages_as_json_lines() {
+    let app = spawn_app().await;
+    let published = publish_mix(&app, 2_500).await;
+    let every = lines(&taskhub_history(&[&app.address]));
+    assert_eq!(
+        ids(&every),
+        published.iter().map(|p| p.0).collect::<Vec<_>>()
+    );
+
+    let filtered = lines(&taskhub_history(&[
+        &app.address,
+        "--types",
+        "a",
+        "--topics",
+        "t/1",
+        "--newest-first",
+        "--limit",
+        "5",
+    ]));
+    let expected: Vec<u64> = published
+        .iter()
+        .rev()
+        .filter(|p| p.1 == "a" && p.2 == "t/1")
+        .map(|p| p.0)
+        .take(5)
+        .collect();
+    assert_eq!(ids(&filtered), expected);
+
+    let since = every[2_000]["timestamp"].as_str().expect("timestamp");
+    let recent = lines(&taskhub_history(&[&app.address, "--since", since]));
+    assert!(
+        recent
+            .iter()
+            .all(|e| e["timestamp"].as_str().expect("timestamp") >= since)
+    );
+    assert!(
+        recent.len() >= 500,
+        "at least the events from the 2,001st on"
+    );
+
+    let refused = taskhub_history(&[&app.address, "--since", "yesterday"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("400") && stderr.contains("yesterday"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn taskhub_history_follow_goes_on_live_without_a_gap_or_a_repeat() {
+    use std::io::BufRead;
+
+    let app = spawn_app().await;
+    app.publish_batch(0, 1_000).await;
+    app.publish_batch(1_000, 500).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_taskhub"))
+        .args(["history", &app.address, "--follow", "--types", "tick"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let envelope: Value = serde_json::from_str(&line).expect("a JSON line");
+            if sender
+                .send(envelope["id"].as_str().expect("id").to_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    // Publishing goes on while the pages are read and the stream opens.
+    let publishing = {
+        let address = app.address.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..100 {
+                let response = client
+                    .post(format!("{address}/events"))
+                    .json(&json!({"event": "tick", "data": {"n": 1_500 + i}}))
+                    .send()
+                    .await
+                    .expect("sent");
+                assert_eq!(response.status(), 202);
+            }
+        })
+    };
+    publishing.await.expect("published");
+    let mut seen = Vec::new();
+    while seen.len() < 1_600 {
+        let id = received
+            .recv_timeout(PATIENCE)
+            .expect("every event, in time");
+        seen.push(id.parse::<u64>().expect("id"));
+    }
+    assert_eq!(seen, (1..=1_600).collect::<Vec<_>>());
+    child.kill().expect("killed");
+    child.wait().expect("reaped");
+}
