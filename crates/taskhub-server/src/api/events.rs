@@ -128,7 +128,7 @@ pub(crate) struct StreamParams {
     rewind: Option<String>,
     /// Start with the events committed at or after this time (RFC 3339), then go live.
     /// Ignored when the stream resumes with a last event id; not with `rewind`.
-    #[param(example = "2026-11-24T12:00:00Z")]
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-11-24T12:00:00Z")]
     since: Option<String>,
     /// `false` leaves out the `event:` lines, so `onmessage` receives everything.
     #[param(value_type = Option<bool>)]

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::TaskhubCaller;
 use crate::error::ApiError;
-use crate::error::openapi::{HistoryErrors, ReadErrors, TopicReadErrors};
+use crate::error::openapi::{EventReadErrors, HistoryErrors, TopicReadErrors};
 use crate::history::{self, PAGE_BUDGET, Selection};
 use crate::limits::MAX_PAGE;
 use crate::state::AppState;
@@ -29,19 +29,25 @@ const DEFAULT_PAGE: usize = 100;
 #[into_params(parameter_in = Query)]
 pub(crate) struct HistoryParams {
     /// Only events after this id.
-    #[param(example = "100", pattern = "^[0-9]+$")]
+    #[param(example = "100", pattern = "^(0|[1-9][0-9]{0,18})$")]
     after: Option<String>,
     /// Only events before this id.
-    #[param(example = "200", pattern = "^[0-9]+$")]
+    #[param(example = "200", pattern = "^(0|[1-9][0-9]{0,18})$")]
     before: Option<String>,
     /// Only events committed at or after this time (RFC 3339).
-    #[param(example = "2026-11-24T12:00:00Z")]
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-11-24T12:00:00Z")]
     since: Option<String>,
     /// Only these event types, comma-separated; a trailing `*` is a prefix match.
-    #[param(example = "task_updated,deploy.*")]
+    #[param(
+        example = "task_updated,deploy.*",
+        pattern = r"^([A-Za-z0-9_.:-]{1,64}\*?|\*)(,([A-Za-z0-9_.:-]{1,64}\*?|\*))*$"
+    )]
     types: Option<String>,
     /// Only these topics, comma-separated; a trailing `*` is a prefix match.
-    #[param(example = "tasks/42,deploys/*")]
+    #[param(
+        example = "tasks/42,deploys/*",
+        pattern = r"^[^,\u0000-\u001F\u007F-\u009F]+(,[^,\u0000-\u001F\u007F-\u009F]+)*$"
+    )]
     topics: Option<String>,
     /// Most events in the page, 1 to 1000 (default 100). A page may hold fewer even when
     /// more follow (it looks at most at 20,000 events): follow `next` until it is null.
@@ -131,12 +137,13 @@ pub(crate) async fn list(
     Ok(response)
 }
 
-/// `GET /events/{id}`: one event, if the log still holds it and the caller may see it.
+/// `GET /events/{id}`: one event, if the log still holds it; 403 for a private event
+/// whose topic the credentials do not cover.
 #[utoipa::path(get, path = "/events/{id}", tag = "history", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
-    params(("id" = String, Path, description = "The event's id", pattern = "^[0-9]+$")),
+    params(("id" = String, Path, description = "The event's id", pattern = "^(0|[1-9][0-9]{0,18})$")),
     responses(
         (status = 200, description = "The event's envelope", content_type = "application/json", body = Object),
-        ReadErrors))]
+        EventReadErrors))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: TaskhubCaller,
@@ -152,15 +159,22 @@ pub(crate) async fn get(
     let found = state.events.read(range, Order::Ascending, 1).await?;
     let frame = found
         .into_iter()
-        .find(|frame| frame.id() == wanted && access.may_see(frame))
+        .find(|frame| frame.id() == wanted)
         .ok_or_else(missing)?;
+    // Its id says nothing a caller could not guess (ids are consecutive); its topic is
+    // not named.
+    if !access.may_see(&frame) {
+        return Err(ApiError::Forbidden(format!(
+            "event {wanted} is private, and the credentials do not cover its topic"
+        )));
+    }
     Ok(envelope_response(&frame))
 }
 
 /// `GET /topics/{topic}/latest`: the newest event kept on a topic, the "current state"
 /// a page needs without a replay.
 #[utoipa::path(get, path = "/topics/{topic}/latest", tag = "history", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
-    params(("topic" = String, Path, description = "The topic, slashes included (`tasks/42`)")),
+    params(("topic" = String, Path, description = "The topic, slashes included (`tasks/42`)", pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")),
     responses(
         (status = 200, description = "The newest event on the topic that the caller may see", content_type = "application/json", body = Object),
         TopicReadErrors))]

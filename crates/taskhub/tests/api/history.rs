@@ -268,11 +268,13 @@ async fn private_events_and_grants_hold_on_pages_single_events_and_latest() {
         ],
         "a private event is left out for credentials that do not cover its topic"
     );
-    problem(
+    let refused = problem(
         get(format!("/events/{secret}"), Some(outsider.clone())).await,
-        404,
+        403,
     )
     .await;
+    let detail = refused["detail"].as_str().expect("detail");
+    assert!(!detail.contains("room"), "the topic is not named: {detail}");
     problem(
         get("/events?topics=room/1".into(), Some(outsider.clone())).await,
         403,
@@ -297,6 +299,7 @@ async fn without_credentials_a_topics_latest_is_its_newest_public_event() {
     assert_eq!(latest["id"].as_str(), Some(public.as_str()));
     let page: Value = app.get_json("/events").await;
     assert_eq!(ids(page["events"].as_array().expect("events")), [1]);
+    problem(app.get("/events/2").await, 403).await;
 }
 
 #[tokio::test]
