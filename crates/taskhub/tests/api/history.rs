@@ -51,7 +51,7 @@ async fn publish_mix(app: &TestApp, n: usize) -> Vec<(u64, String, String)> {
     for start in (0..n).step_by(1000) {
         let batch: Vec<Value> = (start..n.min(start + 1000))
             .map(|i| {
-                let kind = if i % 3 == 0 { "a" } else { "b" };
+                let kind = if i.is_multiple_of(3) { "a" } else { "b" };
                 json!({"event": kind, "topic": format!("t/{}", i % 5), "data": i})
             })
             .collect();
@@ -462,7 +462,7 @@ async fn rewind_seam_holds_under_concurrent_publishing() {
             let mut i = 0_usize;
             while !stop.load(Ordering::Relaxed) {
                 let batch: Vec<Value> = (0..1 + i % 4)
-                    .map(|j| json!({"event": if (i + j) % 3 == 0 { "a" } else { "b" }, "data": i}))
+                    .map(|j| json!({"event": if (i + j).is_multiple_of(3) { "a" } else { "b" }, "data": i}))
                     .collect();
                 let answer: Value = app
                     .post_events(&Value::Array(batch))
