@@ -6,13 +6,15 @@
 //! token `~publisher~seq~send time~`, and reads the server's CPU and memory from
 //! `/proc`. Each subscriber checks its stream for loss, duplicates and reordering.
 //! `flood` floods a fresh TaskHub with slow request heads beside open streams and checks
-//! that it gives the memory back once the clients leave.
+//! that it gives the memory back once the clients leave. `history` measures page reads
+//! and the publishes beside a large trim by age.
 
 pub mod chunked;
 pub mod clock;
 pub mod error;
 pub mod fleet;
 pub mod flood;
+pub mod history;
 pub mod http;
 pub mod latency;
 pub mod load;

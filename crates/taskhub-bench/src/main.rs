@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use taskhub_bench::flood::{self, FloodConfig, FloodPlan};
+use taskhub_bench::history::{self, HistoryPlan};
 use taskhub_bench::load::{self, LoadConfig};
 use taskhub_bench::output::{self, Outputs};
 use taskhub_bench::publisher::{Pace, PublishPlan};
@@ -34,6 +35,9 @@ enum Command {
     /// slow request heads), then whether its RSS, some seconds after every client left,
     /// is back within a bound of its RSS at start.
     Flood(FloodArgs),
+    /// The history API against a fresh TaskHub: page-read throughput, and publish latency
+    /// before and during a large trim by age.
+    History(HistoryArgs),
     /// (internal) A subscriber worker process, driven over stdin/stdout.
     #[command(hide = true)]
     Worker,
@@ -137,6 +141,26 @@ struct FloodArgs {
 }
 
 #[derive(Debug, Args)]
+struct HistoryArgs {
+    /// Events filled, read as pages, then trimmed when they expire.
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+    /// The server's --history-max-age, in seconds (the fill must take less).
+    #[arg(long, default_value_t = 30)]
+    max_age_secs: u64,
+    /// Publishers beside the trim, each one request at a time.
+    #[arg(long, default_value_t = 4)]
+    publishers: usize,
+    /// Publishes per second beside the trim, all publishers together.
+    #[arg(long, default_value_t = 200.0)]
+    rate: f64,
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    taskhub: TaskhubArgs,
+}
+
+#[derive(Debug, Args)]
 struct Common {
     /// Subscriber worker processes (more are used when one would exceed 15,000 sockets)
     /// [default: the number of cores].
@@ -222,6 +246,7 @@ fn main() -> anyhow::Result<()> {
         Command::Suite(args) => runtime()?.block_on(suite(args)),
         Command::Load(args) => runtime()?.block_on(load(args)),
         Command::Flood(args) => runtime()?.block_on(flood(args)),
+        Command::History(args) => runtime()?.block_on(history(args)),
     }
 }
 
@@ -322,6 +347,19 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     };
     let outcome = load::run(&config).await?;
     load::emit(&config, &outcome, args.common.json).context("cannot print the results")
+}
+
+async fn history(args: HistoryArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot locate this binary")?;
+    let plan = HistoryPlan {
+        events: args.events,
+        max_age_secs: args.max_age_secs,
+        publishers: args.publishers.max(1),
+        rate: args.rate,
+    };
+    let setup = args.taskhub.setup(&exe, PathBuf::new());
+    let outcome = history::run(&setup, &plan).await?;
+    history::emit(&outcome, args.common.json).context("cannot print the results")
 }
 
 async fn flood(args: FloodArgs) -> anyhow::Result<()> {
