@@ -1,11 +1,11 @@
 //! TaskHub's own API: publishing and subscribing (`events`), the tasks (`tasks`), the
-//! operations endpoints (`health`, `metrics`), and the task board (`board`). Each
+//! operations endpoints (`health`, `metrics`), and the browser console (`console`). Each
 //! handler's file also holds the types its OpenAPI description names; `fields` reads
 //! JSON bodies field by field, so errors name the field at fault.
 //!
 //! Import from the leaf modules: this file only declares them.
 
-pub(crate) mod board;
+pub(crate) mod console;
 pub(crate) mod events;
 mod fields;
 pub(crate) mod health;
