@@ -80,6 +80,8 @@ run(async () => {
     page.on('response', (response) => {
       if (response.status() === 404) notFound.push(response.url());
     });
+    // The page's timers are Playwright's, flowing as usual until paused (for undo, below).
+    await page.clock.install();
     await page.goto(base + '/');
     await page.locator('#connection[data-state="live"]').waitFor();
     check((await page.getAttribute('html', 'data-theme')) === 'light', 'the system theme (light) is used');
@@ -144,6 +146,9 @@ run(async () => {
     report('drag and drop and keyboard moves');
 
     // ---- delete: undo, then for real ---------------------------------------------------------
+    // The page's clock stands still while undo is tried, so its five seconds cannot run
+    // out however slowly the test goes; then it flows again and the delete is sent.
+    await page.clock.pauseAt(Date.now() + 1000);
     const venue = card(page, 'Book the venue');
     await venue.getByRole('button', { name: 'Delete “Book the venue”' }).click();
     await venue.waitFor({ state: 'detached' });
@@ -152,6 +157,8 @@ run(async () => {
     await card(page, 'Book the venue').waitFor();
     check((await api('GET', '/tasks')).some((t) => t.title === 'Book the venue'), 'undone: not deleted');
     await card(page, 'Book the venue').getByRole('button', { name: 'Delete “Book the venue”' }).click();
+    check((await api('GET', '/tasks')).some((t) => t.title === 'Book the venue'), 'not sent before its time');
+    await page.clock.resume();
     await page.locator('#undo').waitFor({ state: 'hidden' });
     await until(
       async () => !(await api('GET', '/tasks')).some((t) => t.title === 'Book the venue'),
