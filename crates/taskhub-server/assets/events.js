@@ -22,8 +22,7 @@ function selector(text) {
 }
 
 export class EventTail {
-  constructor(showProblem) {
-    this.showProblem = showProblem;
+  constructor() {
     /** Every kept entry, oldest first: an envelope, or a marker ({marker: text}). */
     this.entries = [];
     this.paused = false;

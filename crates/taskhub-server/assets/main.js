@@ -27,7 +27,7 @@ function askForToken() {
 
 const feed = new Feed();
 const board = new Board(showProblem);
-const tail = new EventTail(showProblem);
+const tail = new EventTail();
 const charts = new Charts();
 
 whenUnauthorized(askForToken);
