@@ -56,13 +56,12 @@ fn token_refuses_an_empty_or_short_secret_in_one_line() {
 
 #[test]
 fn serve_help_says_it_runs_one_node_or_a_cluster_node() {
-    let help = taskhub(&["--help"]);
-    let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("cluster node"), "{text}");
-    assert!(
-        !text.contains("Run the server on its embedded SQLite store."),
-        "{text}"
-    );
+    for args in [&["--help"][..], &["serve", "--help"]] {
+        let help = taskhub(args);
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(text.contains("cluster node"), "{args:?}: {text}");
+        assert!(!text.contains("embedded SQLite store."), "{args:?}: {text}");
+    }
 }
 
 #[test]
