@@ -260,6 +260,7 @@ run(async () => {
     );
     report('charts');
 
+
     await api('POST', '/events', { event: 'user.signed_up', topic: 'users/1842', data: { plan: 'team' } });
     await api('POST', '/events', { event: 'deploy.started', topic: 'deploys/us', data: { version: '1.5.0' } });
     await page.locator('.event-row .type', { hasText: 'deploy.started' }).waitFor();
@@ -268,6 +269,15 @@ run(async () => {
     await page.getByRole('button', { name: 'Dark theme' }).click();
     await audit(page, 'events, dark');
     await page.getByRole('button', { name: 'Dark theme' }).click();
+
+    // A burst beyond what the tail keeps: the newest 500 stay, drawn a frame at a time.
+    const burst = await api('POST', '/events', Array.from({ length: 1000 }, (_, n) => ({ event: 'burst', data: { n } })));
+    await page.locator(`.event-row[data-event-id="${burst.ids.at(-1)}"]`).waitFor();
+    await page.waitForFunction(() => /the newest 500 kept/.test(document.querySelector('#tail-status').textContent));
+    const kept = await page.locator('#tail > li').count();
+    check(kept === 500, `the tail keeps 500 rows: ${kept}`);
+    check((await page.locator(`.event-row[data-event-id="${burst.ids[0]}"]`).count()) === 0, 'the oldest went');
+    report('burst');
 
     // ---- resume across a server restart -------------------------------------------------------
     await page.route('**/events/stream**', (route) => route.abort('connectionrefused'));

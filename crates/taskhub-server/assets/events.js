@@ -2,6 +2,9 @@
 // receives), filtered by type and topic here in the page (so changing a filter shows the
 // events already received), with pause, an inspector for the whole envelope, and a form
 // that publishes one event.
+//
+// The tail keeps the newest KEEP entries and draws new rows once per animation frame,
+// so a busy server costs the page one DOM update per frame, not one per event.
 
 import { write } from './api.js';
 import { clock } from './words.js';
@@ -26,8 +29,13 @@ export class EventTail {
     /** Every kept entry, oldest first: an envelope, or a marker ({marker: text}). */
     this.entries = [];
     this.paused = false;
-    /** Entries received while paused, shown on resume. */
+    /** Entries received while paused (the newest KEEP), shown on resume. */
     this.waiting = [];
+    /** Events received since the page opened (or the tail was cleared). */
+    this.received = 0;
+    /** Visible entries not drawn yet (the newest KEEP), oldest first. */
+    this.fresh = [];
+    this.frame = null;
     this.typeMatches = selector('');
     this.topicMatches = selector('');
     this.chosen = null;
@@ -45,17 +53,31 @@ export class EventTail {
   }
 
   add(entry) {
+    if (entry.envelope) this.received += 1;
     if (this.paused) {
       this.waiting.push(entry);
-      this.showStatus();
-      return;
+      if (this.waiting.length > KEEP) this.waiting.shift();
+    } else {
+      this.entries.push(entry);
+      if (this.entries.length > KEEP) this.entries.shift();
+      if (this.visible(entry)) {
+        this.fresh.push(entry);
+        if (this.fresh.length > KEEP) this.fresh.shift();
+      }
     }
-    this.entries.push(entry);
-    if (this.entries.length > KEEP) {
-      this.entries.shift();
-      this.list.lastElementChild?.remove();
+    this.frame ??= requestAnimationFrame(() => this.draw());
+  }
+
+  /** Draws the rows received since the last frame, newest first, and the status line. */
+  draw() {
+    this.frame = null;
+    if (this.fresh.length) {
+      const rows = document.createDocumentFragment();
+      for (let i = this.fresh.length - 1; i >= 0; i -= 1) rows.append(this.row(this.fresh[i]));
+      this.fresh = [];
+      this.list.prepend(rows);
+      while (this.list.childElementCount > KEEP) this.list.lastElementChild.remove();
     }
-    if (this.visible(entry)) this.list.prepend(this.row(entry));
     this.showStatus();
   }
 
@@ -98,6 +120,7 @@ export class EventTail {
 
   /** Redraws the list (after a filter change or a resume), newest first. */
   redraw() {
+    this.fresh = [];
     const rows = document.createDocumentFragment();
     for (let i = this.entries.length - 1; i >= 0; i -= 1) {
       if (this.visible(this.entries[i])) rows.append(this.row(this.entries[i]));
@@ -121,7 +144,8 @@ export class EventTail {
   showStatus() {
     const events = this.entries.filter((entry) => entry.envelope);
     const shown = events.filter((entry) => this.visible(entry)).length;
-    let text = `${events.length} ${events.length === 1 ? 'event' : 'events'} received`;
+    let text = `${this.received} ${this.received === 1 ? 'event' : 'events'} received`;
+    if (this.received > events.length) text += `, the newest ${events.length} kept`;
     if (shown !== events.length) text += `, ${shown} shown`;
     if (this.paused) text += `; paused, ${this.waiting.length} waiting`;
     $('#tail-status').textContent = text;
@@ -155,6 +179,7 @@ export class EventTail {
     $('#clear').addEventListener('click', () => {
       this.entries = [];
       this.waiting = [];
+      this.received = 0;
       this.redraw();
     });
     $('#publish').addEventListener('submit', (event) => this.publish(event));
