@@ -18,6 +18,7 @@ mod command_line;
 mod connections;
 mod deploy;
 mod errors;
+mod history;
 mod idempotency;
 mod library_clients;
 mod lifecycle;
