@@ -1,6 +1,7 @@
-// The board on a server with authentication on: the stream is refused with 401, which
-// EventSource never retries; the board asks for a token, keeps it in the
-// `taskhub_token` cookie (which both fetch and EventSource send), and goes live.
+// The console on a server with authentication on: the stream is refused with 401, which
+// EventSource never retries; the console asks for a token, keeps it in the
+// `taskhub_token` cookie (which both fetch and EventSource send), and goes live: the
+// board and the event tail.
 //
 // usage: node board_sign_in.mjs BASE_URL TOKEN
 import { launch, PATIENCE_MS } from './lib/chromium.mjs';
@@ -26,6 +27,11 @@ run(async () => {
     await page.getByRole('button', { name: 'Add task' }).click();
     await page.locator('li.task', { hasText: 'Signed in' }).waitFor();
     report('live with the token');
+
+    // The Events view shares the signed-in stream.
+    await page.getByRole('link', { name: 'Events' }).click();
+    await page.locator('.event-row .type', { hasText: 'task_created' }).waitFor();
+    report('events with the token');
   } finally {
     await browser.close();
   }

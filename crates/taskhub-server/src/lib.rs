@@ -49,7 +49,7 @@ mod subscription;
 mod tls;
 
 pub use age::{ParseAgeError, parse_age};
-pub use auth::{JwtConfig, JwtConfigError};
+pub use auth::{JwtConfig, JwtConfigError, MIN_SECRET_BYTES};
 pub use backend::{ParseStoreUrlError, RedisUrl, StoreUrl};
 pub use client_addr::TrustedProxies;
 pub use config::{Config, ConfigError, defaults};

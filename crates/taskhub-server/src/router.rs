@@ -7,7 +7,7 @@ use axum::http::{Method, Uri};
 use axum::routing::{get, post, put};
 use axum::{Router, middleware};
 
-use crate::api::{board, events, health, history, metrics, tasks};
+use crate::api::{console, events, health, history, metrics, tasks};
 use crate::edge::{cors, head_limit};
 use crate::error::ApiError;
 use crate::mercure;
@@ -39,8 +39,9 @@ pub(crate) fn router(state: AppState) -> Router {
         router = router.merge(tasks);
     }
     let router = router
-        .route("/", get(board::page))
-        .route("/assets/{file}", get(board::asset))
+        .route("/", get(console::page))
+        .route("/assets/{file}", get(console::asset))
+        .route("/favicon.ico", get(console::favicon))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(metrics::render))

@@ -51,11 +51,25 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error("{0}")]
     Descriptors(#[from] BudgetError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}{}", bind_hint(source))]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
+}
+
+/// What to do about a failed bind, when the error says.
+fn bind_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            " (another TaskHub or another program listens there: stop it, or choose another --addr)"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need privileges: choose another --addr)"
+        }
+        std::io::ErrorKind::AddrNotAvailable => " (no interface of this machine has that address)",
+        _ => "",
+    }
 }
 
 /// A bound, ready-to-run server.

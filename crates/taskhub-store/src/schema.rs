@@ -93,7 +93,16 @@ pub(crate) fn lock_exclusive(url: &DatabaseUrl) -> Result<std::fs::File, SqliteE
         .write(true)
         .open(&path)
         .map_err(|e| {
-            SqliteError::Unavailable(format!("cannot open {}: {e}", path.to_string_lossy()))
+            // Named by the directory, where the fault is (missing, or not writable).
+            let database = url.path();
+            let directory = match database.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
+                _ => ".".to_owned(),
+            };
+            SqliteError::Unavailable(format!(
+                "cannot create the database {} in the directory {directory}: {e}",
+                database.display()
+            ))
         })?;
     match file.try_lock() {
         Ok(()) => Ok(file),

@@ -1,6 +1,7 @@
 //! Command-line flags. Every `serve` setting is also a `TASKHUB_*` environment variable.
 
-use std::net::SocketAddr;
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
 
 use ipnet::IpNet;
 use std::path::PathBuf;
@@ -10,8 +11,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, HistoryOptions, ListenOptions, PublishOptions};
 use taskhub_server::{
-    Config, CorsOrigins, JwtConfig, MercureConfig, MercureKey, RedisUrl, Server, SlowClientPolicy,
-    StoreUrl, TlsFiles, TrustedProxies, defaults, shutdown_signal,
+    Config, CorsOrigins, JwtConfig, MIN_SECRET_BYTES, MercureConfig, MercureKey, RedisUrl, Server,
+    SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies, defaults, shutdown_signal,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -26,7 +27,8 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server on its embedded SQLite store.
+    /// Run the server: on one node with its embedded SQLite store (the default), or as a
+    /// cluster node sharing Redis and PostgreSQL with others (--redis-url).
     Serve(Box<ServeArgs>),
     /// Print each event's envelope as one JSON line; reconnect and resume after any drop.
     Listen(ListenArgs),
@@ -42,7 +44,7 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct TokenArgs {
-    /// The server's --jwt-secret.
+    /// The server's --jwt-secret (at least 32 bytes; with --mercure, the hub's key).
     #[arg(long, env = "TASKHUB_JWT_SECRET", hide_env_values = true)]
     secret: String,
     /// Topic selectors the token may subscribe to (private events), comma-separated.
@@ -143,8 +145,9 @@ struct PublishArgs {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "TASKHUB_ADDR", default_value_t = defaults::ADDR)]
+    /// Address to listen on: IP:PORT, or HOST:PORT resolved at start (its first IPv4
+    /// address, else its first).
+    #[arg(long, env = "TASKHUB_ADDR", default_value_t = defaults::ADDR, value_parser = parse_addr)]
     addr: SocketAddr,
     /// Where tasks (and events, on one node) are stored: `sqlite://FILE`, or `postgres://…`
     /// in cluster mode (with --redis-url).
@@ -332,9 +335,7 @@ impl ServeArgs {
                 .zip(self.tls_key)
                 .map(|(cert, key)| TlsFiles { cert, key }),
         };
-        let server = Server::bind(config)
-            .await
-            .context("cannot start the server")?;
+        let server = Server::bind(config).await?;
         server.run(shutdown).await;
         Ok(())
     }
@@ -433,6 +434,7 @@ impl PublishArgs {
 
 impl TokenArgs {
     fn run(self) -> anyhow::Result<()> {
+        self.check_secret()?;
         let expires = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs()
@@ -454,6 +456,65 @@ impl TokenArgs {
     }
 }
 
+impl TokenArgs {
+    /// Refuses a secret the server would refuse (a token signed with it could never be
+    /// used): `--jwt-secret` needs [`MIN_SECRET_BYTES`]; a Mercure hub refuses an empty key
+    /// and only warns about a short one, so `--mercure` does the same.
+    fn check_secret(&self) -> anyhow::Result<()> {
+        let length = self.secret.len();
+        if self.mercure {
+            if length == 0 {
+                anyhow::bail!(
+                    "the secret is empty: give the hub's --mercure-jwt-key with --secret \
+                     (or TASKHUB_JWT_SECRET)"
+                );
+            }
+            if length < MIN_SECRET_BYTES {
+                eprintln!(
+                    "warning: the secret is {length} bytes; an HMAC key shorter than \
+                     {MIN_SECRET_BYTES} bytes can be guessed from any token it signed"
+                );
+            }
+        } else if length < MIN_SECRET_BYTES {
+            let given = if length == 0 {
+                "empty (is TASKHUB_JWT_SECRET set?)".to_owned()
+            } else {
+                format!("{length} bytes")
+            };
+            anyhow::bail!(
+                "the secret is {given}: the server's --jwt-secret is at least \
+                 {MIN_SECRET_BYTES} bytes, and refuses tokens signed with anything else"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `--addr`: an IP:PORT, or a HOST:PORT resolved now (the first IPv4 address the name
+/// has, else its first: `localhost` is 127.0.0.1, where the examples connect).
+fn parse_addr(value: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = value.parse() {
+        return Ok(addr);
+    }
+    let needs = "give IP:PORT or HOST:PORT, e.g. 127.0.0.1:8000";
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return Err(format!("{value:?} has no port: {needs}"));
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        return Err(format!("{port:?} is not a port number: {needs}"));
+    };
+    let resolved: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host:?} ({e}): {needs}"))?
+        .collect();
+    resolved
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or(resolved.first())
+        .copied()
+        .ok_or_else(|| format!("{host:?} resolves to no address: {needs}"))
+}
+
 /// A duration in whole milliseconds, as `--retry-ms` takes it.
 const fn millis(duration: Duration) -> u64 {
     duration.as_millis() as u64
@@ -467,15 +528,60 @@ fn parse_network(value: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{value:?} is neither an IP address nor a CIDR network"))
 }
 
-/// Logs go to stderr; `RUST_LOG` overrides the default level.
+/// Logs go to stderr; `RUST_LOG` overrides the default level. Text is coloured only on a
+/// terminal, and never with `NO_COLOR` set (https://no-color.org).
 fn init_logging(format: LogFormat, default_level: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let colour = colour_wanted(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Whether log text gets ANSI colours: on a terminal, unless `NO_COLOR` is set to
+/// anything but the empty string.
+fn colour_wanted(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some(OsStr::new(""))));
+        assert!(!colour_wanted(true, Some(OsStr::new("1"))));
+        assert!(!colour_wanted(false, None));
+    }
+
+    #[test]
+    fn addresses_are_ip_and_port_or_a_resolvable_host_and_port() {
+        assert_eq!(parse_addr("127.0.0.1:8000"), Ok(defaults::ADDR));
+        assert_eq!(parse_addr("localhost:8000"), Ok(defaults::ADDR));
+        assert_eq!(
+            parse_addr("[::1]:8000").map(|a| a.is_ipv6()),
+            Ok(true),
+            "an IPv6 address stays one"
+        );
+        let no_port = parse_addr("localhost").expect_err("no port");
+        assert!(no_port.contains("has no port"), "{no_port}");
+        assert!(no_port.contains("127.0.0.1:8000"), "{no_port}");
+        let bad_port = parse_addr("localhost:http").expect_err("no number");
+        assert!(bad_port.contains("not a port number"), "{bad_port}");
+        let unknown = parse_addr("no-such-host.invalid:8000").expect_err("unresolvable");
+        assert!(unknown.contains("cannot resolve"), "{unknown}");
     }
 }

@@ -2,13 +2,24 @@
 
 mod allocator;
 mod cli;
+mod fatal;
+
+use std::process::ExitCode;
 
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let ran = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(cli.run())
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(cli.run()));
+    match ran {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            fatal::report(&error);
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use crate::auth::TaskhubCaller;
 use crate::edge::body::JsonBody;
 use crate::edge::idempotency::{self, RetryKey};
 use crate::edge::publish::{append, check_data_size};
-use crate::edge::{resume, stream};
+use crate::edge::{query_names, resume, stream};
 use crate::error::ApiError;
 use crate::error::openapi::{StreamErrors, WriteErrors};
 use crate::history::{self, Selection};
@@ -110,7 +110,18 @@ fn parse_event(value: &Value, path: String, max_data: usize) -> Result<NewEvent,
     })
 }
 
-/// The query parameters of `GET /events/stream`.
+/// The names of [`StreamParams`]' parameters: any other (but `_…`) is refused with a 400.
+pub(crate) const STREAM_PARAMS: &[&str] = &[
+    "types",
+    "topics",
+    "last_event_id",
+    "rewind",
+    "since",
+    "typed",
+    "access_token",
+];
+
+/// The query parameters of `GET /events/stream` (each also in [`STREAM_PARAMS`]).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct StreamParams {
@@ -150,8 +161,10 @@ pub(crate) async fn stream(
     State(state): State<AppState>,
     caller: TaskhubCaller,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     params: Result<Query<StreamParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    query_names::reject_unknown(query.as_deref(), STREAM_PARAMS)?;
     let Query(params) = params.map_err(|e| ApiError::BadParameter {
         param: "query".into(),
         detail: e.body_text(),

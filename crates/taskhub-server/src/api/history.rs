@@ -5,7 +5,7 @@
 //! engines' readers, never their writer.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ use taskhub_engine::{IdRange, Order};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::TaskhubCaller;
+use crate::edge::query_names;
 use crate::error::ApiError;
 use crate::error::openapi::{EventReadErrors, HistoryErrors, TopicReadErrors};
 use crate::history::{self, PAGE_BUDGET, Selection};
@@ -24,7 +25,19 @@ use crate::state::AppState;
 /// Events in a page when `limit` is not given.
 const DEFAULT_PAGE: usize = 100;
 
-/// The query parameters of `GET /events`.
+/// The names of [`HistoryParams`]' parameters: any other (but `_…`) is refused with a 400.
+pub(crate) const HISTORY_PARAMS: &[&str] = &[
+    "after",
+    "before",
+    "since",
+    "types",
+    "topics",
+    "limit",
+    "order",
+    "access_token",
+];
+
+/// The query parameters of `GET /events` (each also in [`HISTORY_PARAMS`]).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct HistoryParams {
@@ -82,8 +95,10 @@ pub(crate) struct HistoryPage {
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: TaskhubCaller,
+    RawQuery(query): RawQuery,
     params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    query_names::reject_unknown(query.as_deref(), HISTORY_PARAMS)?;
     let Query(params) = params.map_err(|e| ApiError::BadParameter {
         param: "query".into(),
         detail: e.body_text(),

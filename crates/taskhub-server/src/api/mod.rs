@@ -1,12 +1,12 @@
 //! TaskHub's own API: publishing and subscribing (`events`), reading the log as pages
-//! (`history`), the tasks (`tasks`), the
-//! operations endpoints (`health`, `metrics`), and the task board (`board`). Each
-//! handler's file also holds the types its OpenAPI description names; `fields` reads
-//! JSON bodies field by field, so errors name the field at fault.
+//! (`history`), the tasks (`tasks`), the operations endpoints (`health`, `metrics`), and
+//! the browser console (`console`). Each handler's file also holds the types its OpenAPI
+//! description names; `fields` reads JSON bodies field by field, so errors name the field
+//! at fault.
 //!
 //! Import from the leaf modules: this file only declares them.
 
-pub(crate) mod board;
+pub(crate) mod console;
 pub(crate) mod events;
 mod fields;
 pub(crate) mod health;

@@ -18,7 +18,7 @@ pub struct JwtConfig {
 
 /// The shortest HMAC secret accepted: 256 bits, the output size of HS256, below which
 /// a secret can be guessed offline from any token it signed.
-pub(crate) const MIN_SECRET_BYTES: usize = 32;
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Why the JWT settings cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -23,5 +23,6 @@ pub(crate) mod token;
 #[cfg(feature = "fuzzing")]
 pub(crate) use caller::grants;
 pub(crate) use caller::{Access, TaskhubCaller, TaskhubTokens};
+pub use jwt::MIN_SECRET_BYTES;
 pub use jwt::{JwtConfig, JwtConfigError};
-pub(crate) use jwt::{MIN_SECRET_BYTES, TokenError, Verifier};
+pub(crate) use jwt::{TokenError, Verifier};

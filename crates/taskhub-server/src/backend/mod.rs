@@ -56,9 +56,9 @@ pub(crate) enum TaskStore {
 /// Why the engines `--database-url` and `--redis-url` name could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("cannot open the store: {0}")]
+    #[error("cannot open the store: {}", at_start(.0))]
     Store(EngineError),
-    #[error("cannot start in cluster mode: {0}")]
+    #[error("cannot start in cluster mode: {}", at_start(.0))]
     Cluster(EngineError),
     #[error(
         "--redis-url puts the events in Redis, but the tasks would stay in this node's SQLite \
@@ -71,6 +71,15 @@ pub enum OpenError {
          add --redis-url (or use a sqlite:// database for a single node)"
     )]
     PostgresWithoutRedis,
+}
+
+/// An engine's failure to open, without the words clients read on a 503 ("the event
+/// store is unavailable: …"), which say nothing more at start-up.
+fn at_start(error: &EngineError) -> String {
+    match error {
+        EngineError::Unavailable(reason) | EngineError::Corrupt(reason) => reason.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Opens the engines `config` names; every event they commit goes to `sink`.

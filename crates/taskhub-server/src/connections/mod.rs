@@ -29,6 +29,7 @@ mod accept;
 mod event_stream;
 mod first_request;
 mod log_throttle;
+mod plain_http;
 mod rewind;
 mod write_deadline;
 
@@ -131,7 +132,7 @@ pub(crate) async fn serve(
         // like every stage a stream does not stay in, so the task's size (which it keeps
         // for as long as the stream is open) is only what a stream needs.
         tasks.spawn(async move {
-            let handshake = Box::pin(handshake(tcp, tls, limits.header_read_timeout));
+            let handshake = Box::pin(handshake(tcp, tls, limits));
             if let Some(transport) = handshake.await {
                 connection.serve(transport).await;
             }
@@ -267,24 +268,34 @@ fn wants_close<B>(request: &Request<B>) -> bool {
 }
 
 /// The connection's byte stream once TLS (if any) is established; `None` if the
-/// handshake failed or took longer than `deadline`.
+/// handshake failed or took longer than the header deadline, or if the client spoke
+/// plain HTTP to the TLS port (it is answered with a 400 saying to use https).
 async fn handshake(
     tcp: TcpStream,
     tls: Option<TlsAcceptor>,
-    deadline: Duration,
+    limits: ConnectionLimits,
 ) -> Option<Box<dyn Transport>> {
     let Some(tls) = tls else {
         return Some(Box::new(tcp));
     };
-    match tokio::time::timeout(deadline, tls.accept(tcp)).await {
-        Ok(Ok(stream)) => Some(Box::new(stream)),
-        Ok(Err(e)) => {
-            debug!(error = %e, "TLS handshake failed");
-            None
+    let attempt = async {
+        if plain_http::sent_instead_of_tls(&tcp).await {
+            debug!("plain HTTP on the TLS port");
+            plain_http::refuse(tcp, limits.max_header_bytes).await;
+            return None;
         }
-        Err(_) => {
+        match tls.accept(tcp).await {
+            Ok(stream) => Some(Box::new(stream) as Box<dyn Transport>),
+            Err(e) => {
+                debug!(error = %e, "TLS handshake failed");
+                None
+            }
+        }
+    };
+    tokio::time::timeout(limits.header_read_timeout, attempt)
+        .await
+        .unwrap_or_else(|_| {
             debug!("TLS handshake timed out");
             None
-        }
-    }
+        })
 }

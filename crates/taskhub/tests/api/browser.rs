@@ -1,5 +1,6 @@
 //! Headless Chromium (Debian's, driven by playwright-core) against the real server: the
-//! task board at `GET /`, and the seed guide's JavaScript example.
+//! console at `GET /` (its Board and Events views, audited by axe-core), and the seed
+//! guide's JavaScript example.
 
 use serde_json::{Value, json};
 
@@ -19,6 +20,38 @@ async fn the_board_is_live_for_two_people_and_resumes_after_a_crash() {
     }
     let picture = std::fs::metadata(screenshot).expect("the screenshot was taken");
     assert!(picture.len() > 10_000, "the screenshot is not empty");
+}
+
+/// The whole console, both views in both themes with the accessibility audit; writes
+/// its screenshots to `TASKHUB_SCREENSHOTS` if set (scripts/screenshots.sh sets docs/).
+#[tokio::test]
+async fn the_console_board_and_events_views_work_and_pass_the_accessibility_audit() {
+    let mut app = spawn_app_with(&["--retry-ms", "300"]).await;
+    let favicon = app.get("/favicon.ico").await;
+    assert_eq!(favicon.status(), 200);
+    assert_eq!(favicon.headers()["content-type"], "image/x-icon");
+    let icon = favicon.bytes().await.expect("the icon");
+    assert_eq!(&icon[..4], &[0, 0, 1, 0], "an ICO file");
+
+    let directory = std::env::var("TASKHUB_SCREENSHOTS")
+        .unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").to_owned());
+    let pictures = ["console-board.png", "console-events.png"]
+        .map(|name| std::path::Path::new(&directory).join(name));
+    for picture in &pictures {
+        let _ = std::fs::remove_file(picture);
+    }
+    let mut script = Script::node("console.mjs", &[&app.address, &directory]);
+    while let Some(request) = script.next_request().await {
+        assert_eq!(request["await"], "restart", "unknown request {request}");
+        app.crash_and_restart();
+        script.answer(&json!({ "restarted": true }));
+    }
+    for picture in &pictures {
+        let size = std::fs::metadata(picture)
+            .expect("the screenshot was taken")
+            .len();
+        assert!(size > 10_000, "{} is not empty", picture.display());
+    }
 }
 
 #[tokio::test]

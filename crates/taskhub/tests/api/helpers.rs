@@ -121,6 +121,8 @@ pub(crate) async fn metrics(address: &str) -> HashMap<String, f64> {
 pub(crate) struct LoggedServer {
     child: Child,
     pub(crate) address: String,
+    /// Its SQLite file.
+    database: std::path::PathBuf,
     logs: Arc<Mutex<Vec<Value>>>,
 }
 
@@ -141,6 +143,7 @@ impl LoggedServer {
 
     fn spawn(args: &[&str], rust_log: &str, open_files: Option<u32>) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
+        let database = dir.path().join("t.db");
         let mut command = serve_command(dir.path(), "127.0.0.1:0");
         command.args(["--log-format", "json"]).args(args);
         if let Some(limit) = open_files {
@@ -175,8 +178,14 @@ impl LoggedServer {
         Self {
             child,
             address,
+            database,
             logs,
         }
+    }
+
+    /// Its SQLite file, which its data directory keeps while it runs.
+    pub(crate) fn database(&self) -> &std::path::Path {
+        &self.database
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

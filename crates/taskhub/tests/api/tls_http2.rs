@@ -66,14 +66,44 @@ async fn https_negotiates_http2_and_still_serves_http1() {
     let ca = ca.to_str().expect("UTF-8 path");
     assert_eq!(curl_version(&https, &["--cacert", ca, "--http2"]), "2");
     assert_eq!(curl_version(&https, &["--cacert", ca, "--http1.1"]), "1.1");
-    // A plain-text request to the TLS port gets no HTTP answer.
+}
+
+/// `http://` to the TLS port: a 400 in plain HTTP naming the `https://` URL, not a
+/// handshake failure the client cannot explain.
+#[tokio::test]
+async fn plain_http_to_the_tls_port_is_told_to_use_https() {
+    let certs = certificate();
+    let (_app, https) = spawn_https(certs.path()).await;
     let plain = https.replacen("https://", "http://", 1);
-    let output = Command::new("curl")
-        .args(["--silent", "--max-time", "10"])
-        .arg(format!("{plain}/healthz"))
-        .output()
-        .expect("curl runs");
-    assert!(!output.status.success());
+    for method in ["GET", "POST"] {
+        let output = Command::new("curl")
+            .args(["--silent", "--show-error", "--max-time", "10", "-X", method])
+            .args(["--data-binary", "{\"event\":\"x\",\"data\":1}"])
+            .args(["--write-out", "\n%{http_code} %{content_type}"])
+            .arg(format!("{plain}/events?x=1"))
+            .output()
+            .expect("curl runs");
+        assert!(output.status.success(), "{method}: {output:?}");
+        let text = String::from_utf8(output.stdout).expect("UTF-8");
+        let (body, status) = text.rsplit_once('\n').expect("body and status");
+        assert_eq!(status, "400 application/problem+json", "{method}: {text}");
+        let problem: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(
+            problem["type"],
+            "https://taskhub.dev/problems/https-required"
+        );
+        let wanted = format!("use {https}/events?x=1");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.ends_with(&wanted)),
+            "{method}: {problem}"
+        );
+    }
+    // The port still speaks TLS afterwards.
+    let ca = certs.path().join("cert.pem");
+    let ca = ca.to_str().expect("UTF-8 path");
+    assert_eq!(curl_version(&https, &["--cacert", ca, "--http1.1"]), "1.1");
 }
 
 #[tokio::test]
