@@ -163,6 +163,7 @@ impl RedisLog {
                 Timestamp::from_unix_millis(Timestamp::now().unix_millis() - age).to_string()
             });
             loop {
+                let started = tokio::time::Instant::now();
                 let trimmed: Result<usize, _> = inner
                     .scripts
                     .maintain
@@ -177,7 +178,10 @@ impl RedisLog {
                     .invoke_async(&mut inner.commands.clone())
                     .await;
                 match trimmed {
-                    Ok(n) if n == Retention::TRIM_STEP && !stop.is_cancelled() => {}
+                    // More may be expired: leave Redis to publishes as long again.
+                    Ok(n) if n == Retention::TRIM_STEP && !stop.is_cancelled() => {
+                        tokio::time::sleep(started.elapsed()).await;
+                    }
                     Ok(_) => break,
                     Err(e) => {
                         debug!(error = %e, "trimming the event stream failed; retrying later");

@@ -49,8 +49,10 @@ pub struct Retention {
 
 impl Retention {
     /// Most events one trimming step removes: a step holds the writer (SQLite) or Redis
-    /// for a few milliseconds at most, so publishes queue behind it only that long.
-    pub const TRIM_STEP: usize = 2_000;
+    /// for a few milliseconds at most, so publishes queue behind it only that long. After
+    /// a full step the trimmer waits as long as the step took, so a large trim takes at
+    /// most half of the writer's time.
+    pub const TRIM_STEP: usize = 500;
 
     /// How often the background trimmer looks for expired events: a quarter of the age,
     /// within 100 ms and 10 s.

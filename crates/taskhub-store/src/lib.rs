@@ -142,7 +142,8 @@ impl Store {
 }
 
 /// Every `period`, asks the writer to delete the events older than `max_age`, a bounded
-/// step at a time (publishes queued meanwhile commit between steps). Ends when the writer
+/// step at a time, each followed by a pause as long as it took (publishes queued meanwhile
+/// commit between steps). Ends when the writer
 /// does: the store holds the only strong handle on its queue.
 async fn trim_by_age(writes: mpsc::WeakSender<WriteOp>, max_age: Duration, period: Duration) {
     let mut ticks = tokio::time::interval(period);
@@ -158,12 +159,16 @@ async fn trim_by_age(writes: mpsc::WeakSender<WriteOp>, max_age: Duration, perio
                     - i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX),
             );
             let (reply, answer) = oneshot::channel();
+            let started = tokio::time::Instant::now();
             if writes.send(WriteOp::Trim { before, reply }).await.is_err() {
                 return;
             }
             drop(writes);
             match answer.await {
-                Ok(Ok(deleted)) if deleted == Retention::TRIM_STEP => continue,
+                // More may be expired: leave the writer to publishes as long again.
+                Ok(Ok(deleted)) if deleted == Retention::TRIM_STEP => {
+                    tokio::time::sleep(started.elapsed()).await;
+                }
                 Ok(_) => break,
                 Err(_) => return,
             }
