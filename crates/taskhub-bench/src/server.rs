@@ -1,6 +1,7 @@
 //! Starting and stopping the servers under test: a fresh one for every measurement.
 //!
-//! TaskHub is started from its binary on a fresh SQLite file; each peer by its own
+//! TaskHub is started from its binary on a fresh SQLite file (or on the database its
+//! extra flags name, a cluster node's); each peer by its own
 //! `start.sh PORT` in `peers/<dir>/` and stopped by its `stop.sh`. A server that cannot
 //! start is an error naming why (the caller reports it as skipped).
 
@@ -142,13 +143,19 @@ async fn start_taskhub(setup: &ServerSetup, port: u16) -> Result<Running, BenchE
     let log_err = log
         .try_clone()
         .map_err(BenchError::io("duplicating the log file"))?;
+    // A fresh SQLite file, unless the extra flags name a database (a cluster node's).
+    let names_database = setup
+        .taskhub_args
+        .iter()
+        .any(|arg| arg == "--database-url" || arg.starts_with("--database-url="));
+    let sqlite = (!names_database).then(|| format!("--database-url=sqlite://{}", db.display()));
     let child = Command::new("sh")
         .arg("-c")
         .arg("ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$0\" \"$@\"")
         .arg(&setup.taskhub_bin)
         .arg("serve")
         .args(["--addr", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", &format!("sqlite://{}", db.display())])
+        .args(sqlite)
         .args(TASKHUB_BENCH_ARGS)
         .args(&setup.taskhub_args)
         .stdin(Stdio::null())
