@@ -34,6 +34,8 @@ pub(crate) struct Metrics {
     pub(crate) resets: Counter,
     pub(crate) store_errors: Counter,
     pub(crate) write_timeouts: Counter,
+    pub(crate) jwks_fetches: Counter,
+    pub(crate) jwks_fetch_failures: Counter,
     pub(crate) publish_duration: Histogram,
 }
 
@@ -57,6 +59,8 @@ impl Metrics {
             resets: Counter::new(),
             store_errors: Counter::new(),
             write_timeouts: Counter::new(),
+            jwks_fetches: Counter::new(),
+            jwks_fetch_failures: Counter::new(),
             publish_duration: Histogram::new(),
         }
     }
@@ -157,6 +161,16 @@ impl Metrics {
                 "taskhub_write_timeouts_total",
                 "Connections closed because the client left response bytes unread for --write-timeout-secs.",
                 &self.write_timeouts,
+            ),
+            (
+                "taskhub_jwks_fetches_total",
+                "Fetches of a JWKS key set (--jwt-jwks-url, --mercure-jwks-url): at start, on refresh, and for a token with an unknown kid.",
+                &self.jwks_fetches,
+            ),
+            (
+                "taskhub_jwks_fetch_failures_total",
+                "JWKS fetches that failed (no answer, not 200, or not a usable key set); the cached keys stay in use.",
+                &self.jwks_fetch_failures,
             ),
         ];
         for (name, help, counter) in counters {

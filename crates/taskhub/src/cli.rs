@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, ListenOptions, PublishOptions};
 use taskhub_server::{
-    Config, CorsOrigins, JwtConfig, MercureConfig, MercureKey, RedisUrl, Server, SlowClientPolicy,
+    Config, CorsOrigins, JwtConfig, MercureConfig, MercureKey, MercureKeys, RedisUrl, Server, SlowClientPolicy,
     StoreUrl, TlsFiles, TrustedProxies, defaults, shutdown_signal,
 };
 use tokio_util::sync::CancellationToken;
@@ -125,9 +125,24 @@ struct ServeArgs {
     /// PEM file with the RSA or EC public key for RS256/ES256 JWTs; turns authentication on.
     #[arg(long, env = "TASKHUB_JWT_PUBLIC_KEY")]
     jwt_public_key: Option<PathBuf>,
+    /// JWKS URL of an identity provider (its `jwks_uri`; https://, or http:// on loopback)
+    /// whose keys verify RS256/ES256/EdDSA JWTs, each key fixing its algorithm; turns
+    /// authentication on. See docs/auth.md.
+    #[arg(long, env = "TASKHUB_JWT_JWKS_URL")]
+    jwt_jwks_url: Option<String>,
     /// Accepted JWT algorithms, comma-separated [default: HS256, RS256 or ES256, by key]
     #[arg(long, env = "TASKHUB_JWT_ALGORITHMS", value_delimiter = ',')]
     jwt_algorithms: Vec<String>,
+    /// The `iss` every JWT must carry [default: not checked]
+    #[arg(long, env = "TASKHUB_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// A value every JWT's `aud` must hold [default: not checked]
+    #[arg(long, env = "TASKHUB_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
+    /// The claim holding the grants, taken literally (e.g. Auth0's namespaced
+    /// `https://example.com/taskhub`) [default: taskhub]
+    #[arg(long, env = "TASKHUB_JWT_CLAIMS_PATH")]
+    jwt_claims_path: Option<String>,
     /// Listen on a non-loopback address with authentication off.
     #[arg(long, env = "TASKHUB_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
@@ -135,6 +150,10 @@ struct ServeArgs {
     /// subscribers' tokens (a secret for HS*, a PEM public key for RS*/ES*) [default: none, hub off]
     #[arg(long, env = "TASKHUB_MERCURE_JWT_KEY", hide_env_values = true)]
     mercure_jwt_key: Option<String>,
+    /// Serve a Mercure hub whose publishers' and subscribers' tokens are verified by the
+    /// keys of this JWKS URL (instead of --mercure-jwt-key) [default: none]
+    #[arg(long, env = "TASKHUB_MERCURE_JWKS_URL", conflicts_with = "mercure_jwt_key")]
+    mercure_jwks_url: Option<String>,
     /// Algorithm of the Mercure tokens.
     #[arg(long, env = "TASKHUB_MERCURE_JWT_ALG", default_value = "HS256")]
     mercure_jwt_alg: String,
@@ -265,7 +284,11 @@ impl ServeArgs {
                             .with_context(|| format!("cannot read {}", path.display()))
                     })
                     .transpose()?,
+                jwks_url: self.jwt_jwks_url,
                 algorithms: self.jwt_algorithms,
+                issuer: self.jwt_issuer,
+                audience: self.jwt_audience,
+                claims_path: self.jwt_claims_path,
             },
             mercure,
             cors_origins: CorsOrigins::parse(&self.cors_origins)?,
@@ -303,15 +326,22 @@ impl ServeArgs {
     /// The Mercure settings from the `--mercure-*` flags; `None` leaves the hub off.
     fn mercure(&self) -> anyhow::Result<Option<MercureConfig>> {
         let key = |key: &Option<String>, algorithm: &Option<String>| {
-            key.clone().map(|key| MercureKey {
-                key,
-                algorithm: algorithm
-                    .clone()
-                    .unwrap_or_else(|| self.mercure_jwt_alg.clone()),
+            key.clone().map(|key| {
+                MercureKeys::Key(MercureKey {
+                    key,
+                    algorithm: algorithm
+                        .clone()
+                        .unwrap_or_else(|| self.mercure_jwt_alg.clone()),
+                })
             })
         };
+        let shared = key(&self.mercure_jwt_key, &None).or_else(|| {
+            self.mercure_jwks_url
+                .clone()
+                .map(MercureKeys::KeySet)
+        });
         Ok(MercureConfig::resolve(
-            key(&self.mercure_jwt_key, &None),
+            shared,
             key(
                 &self.mercure_publisher_jwt_key,
                 &self.mercure_publisher_jwt_alg,

@@ -2,13 +2,14 @@
 //! [`TaskhubCaller`] extractor), and the checks made against it.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use serde::Deserialize;
+use serde_json::{Map, Value};
 use taskhub_core::{EventFrame, Filter, Selector, TaskId, Topic};
 
+use super::grants::{self, TaskhubGrants};
 use super::jwt::{TokenError, Verifier};
 use super::token;
 use crate::error::ApiError;
@@ -16,11 +17,25 @@ use crate::error::ApiError;
 /// How TaskHub's tokens are checked: `None` when no key is configured (authentication
 /// off). The one place a request's credentials become a [`TaskhubCaller`].
 #[derive(Clone, Debug, Default)]
-pub(crate) struct TaskhubTokens(Option<Arc<Verifier>>);
+pub(crate) struct TaskhubTokens(Option<Arc<TokenCheck>>);
+
+#[derive(Debug)]
+struct TokenCheck {
+    verifier: Verifier,
+    /// The claim holding the grants (`--jwt-claims-path`).
+    claim: String,
+}
 
 impl TaskhubTokens {
-    pub(crate) fn new(verifier: Option<Verifier>) -> Self {
-        Self(verifier.map(Arc::new))
+    /// Tokens checked by `verifier`, their grants read from the claim named `claim`
+    /// (`None`: `taskhub`).
+    pub(crate) fn new(verifier: Option<Verifier>, claim: Option<&str>) -> Self {
+        Self(verifier.map(|verifier| {
+            Arc::new(TokenCheck {
+                verifier,
+                claim: claim.unwrap_or(grants::DEFAULT_CLAIM).to_owned(),
+            })
+        }))
     }
 
     /// Whether requests need a token.
@@ -29,44 +44,14 @@ impl TaskhubTokens {
     }
 }
 
-/// What a valid TaskHub token grants (its `taskhub` claim).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct TaskhubGrants {
-    pub(crate) subscribe: Vec<Selector>,
-    pub(crate) publish: Vec<Selector>,
-    /// When the token stops being valid.
-    pub(crate) expires_at: Option<SystemTime>,
-}
-
-/// The claims of a TaskHub token that TaskHub reads; others are ignored.
-#[derive(Deserialize)]
-struct TaskhubClaims {
-    exp: u64,
-    #[serde(default)]
-    taskhub: TaskhubClaim,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct TaskhubClaim {
-    subscribe: Vec<String>,
-    publish: Vec<String>,
-}
-
-/// Verifies a TaskHub token and reads what its `taskhub` claim grants.
-pub(crate) fn grants(verifier: &Verifier, token: &str) -> Result<TaskhubGrants, TokenError> {
-    let claims: TaskhubClaims = verifier.decode(token)?;
-    let selectors = |items: Vec<String>| {
-        items
-            .into_iter()
-            .map(|item| Selector::topic(&item).map_err(|_| TokenError::BadSelector(item)))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    Ok(TaskhubGrants {
-        subscribe: selectors(claims.taskhub.subscribe)?,
-        publish: selectors(claims.taskhub.publish)?,
-        expires_at: UNIX_EPOCH.checked_add(Duration::from_secs(claims.exp)),
-    })
+/// Verifies a TaskHub token and reads what it grants (see `grants`).
+pub(crate) async fn grants(
+    verifier: &Verifier,
+    claim: &str,
+    token: &str,
+) -> Result<TaskhubGrants, TokenError> {
+    let claims: Map<String, Value> = verifier.decode(token).await?;
+    grants::from_claims(&claims, claim)
 }
 
 /// Who made a request to TaskHub's own API.
@@ -146,7 +131,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let TaskhubTokens(Some(verifier)) = TaskhubTokens::from_ref(state) else {
+        let TaskhubTokens(Some(check)) = TaskhubTokens::from_ref(state) else {
             return Ok(Self::Trusted);
         };
         let token = token::find(parts).ok_or(ApiError::Unauthorized(
@@ -154,9 +139,10 @@ where
              cookie or the `access_token` query parameter"
                 .into(),
         ))?;
-        grants(&verifier, &token)
+        grants(&check.verifier, &check.claim, &token)
+            .await
             .map(Self::Token)
-            .map_err(|e| ApiError::Unauthorized(e.to_string()))
+            .map_err(ApiError::from)
     }
 }
 

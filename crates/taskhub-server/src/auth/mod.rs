@@ -11,17 +11,32 @@
 //!
 //! - `token`: where a token travels (header, cookie, query); shared with Mercure's
 //!   credentials, which look in other places.
-//! - `jwt`: the settings and the [`Verifier`] (signature, `exp`, `nbf`), also used by
-//!   the Mercure hub's keys. A new way to obtain keys (JWKS) or to authenticate (a hook
-//!   to the application) plugs in here, behind `TaskhubTokens` and `Verifier`.
+//! - `jwt`: the settings and the [`Verifier`] (signature, `exp`, `nbf`, `iss`, `aud`),
+//!   also used by the Mercure hub's keys.
+//! - `keyset`: keys from a JWKS URL (`--jwt-jwks-url`, `--mercure-jwks-url`): cached,
+//!   refreshed, refetched for an unknown `kid`; one implementation for every verifier.
+//! - `outbound`: TaskHub's own outgoing HTTP requests (key sets), bounded in time and
+//!   size, HTTPS or loopback only.
+//! - `grants`: what a verified token's claims (the grants claim, scopes, roles) grant.
 //! - `caller`: the [`TaskhubCaller`] extractor and the checks made against its grants.
+//!
+//! A key set that was never fetched makes a request needing a token fail with 503
+//! ([`TokenError::Key`]), never pass.
 
 mod caller;
+mod grants;
 mod jwt;
+pub(crate) mod keyset;
+mod outbound;
 pub(crate) mod token;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use caller::grants;
 pub(crate) use caller::{Access, TaskhubCaller, TaskhubTokens};
 pub use jwt::{JwtConfig, JwtConfigError};
-pub(crate) use jwt::{MIN_SECRET_BYTES, TokenError, Verifier};
+pub(crate) use jwt::{ClaimRules, MIN_SECRET_BYTES, TokenError, Verifier};
+#[cfg(feature = "fuzzing")]
+pub(crate) use keyset::jwks;
+pub(crate) use keyset::{KeyError, KeySets};
+pub(crate) use outbound::OutboundUrl;
+pub use outbound::OutboundUrlError;
