@@ -53,6 +53,9 @@ pub fn jwt(token: &str) -> bool {
     matches!(check.poll(&mut context), Poll::Ready(Ok(_)))
 }
 
+/// The most keys [`jwks`] accepts in one document.
+pub const JWKS_MAX_KEYS: usize = jwks::MAX_KEYS;
+
 /// A JWKS document, as a key-set fetch would read it: how many usable keys it holds,
 /// or `None` when it is refused. Never a panic, whatever the bytes.
 pub fn jwks(document: &[u8]) -> Option<usize> {

@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, ListenOptions, PublishOptions};
 use taskhub_server::{
-    Config, CorsOrigins, JwtConfig, MercureConfig, MercureKey, MercureKeys, RedisUrl, Server, SlowClientPolicy,
-    StoreUrl, TlsFiles, TrustedProxies, defaults, shutdown_signal,
+    Config, CorsOrigins, JwtConfig, MercureConfig, MercureKey, MercureKeys, RedisUrl, Server,
+    SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies, defaults, shutdown_signal,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -152,7 +152,11 @@ struct ServeArgs {
     mercure_jwt_key: Option<String>,
     /// Serve a Mercure hub whose publishers' and subscribers' tokens are verified by the
     /// keys of this JWKS URL (instead of --mercure-jwt-key) [default: none]
-    #[arg(long, env = "TASKHUB_MERCURE_JWKS_URL", conflicts_with = "mercure_jwt_key")]
+    #[arg(
+        long,
+        env = "TASKHUB_MERCURE_JWKS_URL",
+        conflicts_with = "mercure_jwt_key"
+    )]
     mercure_jwks_url: Option<String>,
     /// Algorithm of the Mercure tokens.
     #[arg(long, env = "TASKHUB_MERCURE_JWT_ALG", default_value = "HS256")]
@@ -335,11 +339,8 @@ impl ServeArgs {
                 })
             })
         };
-        let shared = key(&self.mercure_jwt_key, &None).or_else(|| {
-            self.mercure_jwks_url
-                .clone()
-                .map(MercureKeys::KeySet)
-        });
+        let shared = key(&self.mercure_jwt_key, &None)
+            .or_else(|| self.mercure_jwks_url.clone().map(MercureKeys::KeySet));
         Ok(MercureConfig::resolve(
             shared,
             key(

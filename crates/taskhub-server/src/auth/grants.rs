@@ -45,7 +45,10 @@ struct GrantsClaim {
 
 /// The grants of a verified token's `claims`, read from the claim named `claim`, its
 /// scopes and its roles.
-pub(crate) fn from_claims(claims: &Map<String, Value>, claim: &str) -> Result<TaskhubGrants, TokenError> {
+pub(crate) fn from_claims(
+    claims: &Map<String, Value>,
+    claim: &str,
+) -> Result<TaskhubGrants, TokenError> {
     let mut grants = TaskhubGrants {
         expires_at: claims
             .get("exp")

@@ -301,9 +301,7 @@ fn checked<C: DeserializeOwned>(
             ErrorKind::ExpiredSignature => TokenError::Expired,
             ErrorKind::ImmatureSignature => TokenError::NotYetValid,
             ErrorKind::InvalidSignature => TokenError::BadSignature,
-            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                TokenError::Algorithm
-            }
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => TokenError::Algorithm,
             ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(claim.clone()),
             ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
             ErrorKind::InvalidAudience => TokenError::WrongAudience,
@@ -321,7 +319,10 @@ mod tests {
             secret: Some("short".into()),
             ..JwtConfig::default()
         };
-        assert!(matches!(short.fixed_verifier(), Err(JwtConfigError::WeakSecret)));
+        assert!(matches!(
+            short.fixed_verifier(),
+            Err(JwtConfigError::WeakSecret)
+        ));
         let mismatch = JwtConfig {
             secret: Some("x".repeat(32)),
             algorithms: vec!["RS256".into()],
@@ -340,7 +341,11 @@ mod tests {
             none.fixed_verifier(),
             Err(JwtConfigError::UnknownAlgorithm(_))
         ));
-        assert!(JwtConfig::default().fixed_verifier().is_ok_and(|v| v.is_none()));
+        assert!(
+            JwtConfig::default()
+                .fixed_verifier()
+                .is_ok_and(|v| v.is_none())
+        );
         let issuer_alone = JwtConfig {
             issuer: Some("https://idp.example.com/".into()),
             ..JwtConfig::default()

@@ -33,8 +33,8 @@ pub(crate) mod token;
 #[cfg(feature = "fuzzing")]
 pub(crate) use caller::grants;
 pub(crate) use caller::{Access, TaskhubCaller, TaskhubTokens};
-pub use jwt::{JwtConfig, JwtConfigError};
 pub(crate) use jwt::{ClaimRules, MIN_SECRET_BYTES, TokenError, Verifier};
+pub use jwt::{JwtConfig, JwtConfigError};
 #[cfg(feature = "fuzzing")]
 pub(crate) use keyset::jwks;
 pub(crate) use keyset::{KeyError, KeySets};

@@ -58,7 +58,10 @@ impl OutboundUrl {
             Some("http") => false,
             _ => return Err(malformed()),
         };
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if host.is_empty() {
             return Err(malformed());
         }

@@ -18,6 +18,7 @@ mod connections;
 mod deploy;
 mod errors;
 mod idempotency;
+mod jwks;
 mod library_clients;
 mod lifecycle;
 mod limits;

@@ -179,7 +179,12 @@ impl Shared {
 
 /// The background refresh of one set: after `wait`, then when each answer's `max-age`
 /// runs out, and after a failure with a backoff.
-async fn refresh(shared: Weak<Shared>, stop: CancellationToken, mut wait: Duration, mut backoff: Backoff) {
+async fn refresh(
+    shared: Weak<Shared>,
+    stop: CancellationToken,
+    mut wait: Duration,
+    mut backoff: Backoff,
+) {
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -245,7 +250,8 @@ fn max_age(headers: &HeaderMap) -> Duration {
             age = Some(Duration::from_secs(secs));
         }
     }
-    age.unwrap_or(DEFAULT_REFRESH).clamp(MIN_REFRESH, MAX_REFRESH)
+    age.unwrap_or(DEFAULT_REFRESH)
+        .clamp(MIN_REFRESH, MAX_REFRESH)
 }
 
 /// The key sets of one server, by URL: a URL configured twice (TaskHub's API and the
