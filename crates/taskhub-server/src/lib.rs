@@ -44,7 +44,7 @@ mod state;
 mod subscription;
 mod tls;
 
-pub use auth::{JwtConfig, JwtConfigError, OutboundUrlError};
+pub use auth::{AuthHookConfig, AuthHookConfigError, JwtConfig, JwtConfigError, OutboundUrlError};
 pub use backend::{ParseStoreUrlError, RedisUrl, StoreUrl};
 pub use client_addr::TrustedProxies;
 pub use config::{Config, ConfigError, defaults};

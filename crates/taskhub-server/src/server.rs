@@ -18,7 +18,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::auth::{JwtConfigError, KeySets, TaskhubTokens};
+use crate::auth::{AuthHookConfig, AuthHookConfigError, JwtConfigError, KeySets, TaskhubTokens};
 use crate::backend::{self, OpenError};
 use crate::config::{Config, ConfigError};
 use crate::connection_budget::{BudgetError, ConnectionBudget};
@@ -43,6 +43,8 @@ pub enum StartError {
     UnauthenticatedExposure(SocketAddr),
     #[error("invalid JWT settings: {0}")]
     Jwt(#[from] JwtConfigError),
+    #[error("invalid auth hook settings: {0}")]
+    AuthHook(#[from] AuthHookConfigError),
     #[error("invalid Mercure settings: {0}")]
     Mercure(#[from] MercureConfigError),
     #[error(transparent)]
@@ -74,9 +76,15 @@ impl Server {
         // Key sets are fetched once here, before the server answers anything, and
         // refreshed in the background until shutdown.
         let mut key_sets = KeySets::new(shutdown.clone());
+        let hook = config
+            .auth_hook
+            .as_ref()
+            .map(AuthHookConfig::build)
+            .transpose()?;
         let tokens = TaskhubTokens::new(
             config.jwt.verifier(&mut key_sets).await?,
             config.jwt.claims_path.as_deref(),
+            hook,
         );
         let mercure = match &config.mercure {
             Some(mercure) => Some(Arc::new(

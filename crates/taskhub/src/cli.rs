@@ -10,8 +10,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, ListenOptions, PublishOptions};
 use taskhub_server::{
-    Config, CorsOrigins, JwtConfig, MercureConfig, MercureKey, MercureKeys, RedisUrl, Server,
-    SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies, defaults, shutdown_signal,
+    AuthHookConfig, Config, CorsOrigins, JwtConfig, MercureConfig, MercureKey, MercureKeys,
+    RedisUrl, Server, SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies, defaults,
+    shutdown_signal,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -143,6 +144,23 @@ struct ServeArgs {
     /// `https://example.com/taskhub`) [default: taskhub]
     #[arg(long, env = "TASKHUB_JWT_CLAIMS_PATH")]
     jwt_claims_path: Option<String>,
+    /// The application's auth hook: requests without a valid JWT are let in by what it
+    /// answers about their forwarded credentials (https://, or http:// on loopback); turns
+    /// authentication on. See docs/auth.md.
+    #[arg(long, env = "TASKHUB_AUTH_HOOK_URL", requires = "auth_hook_forward")]
+    auth_hook_url: Option<String>,
+    /// The credentials the hook gets, comma-separated: `cookie:NAME` or `header:NAME`
+    /// (e.g. cookie:sessionid,header:x-api-key); nothing else of the request is sent.
+    #[arg(
+        long,
+        env = "TASKHUB_AUTH_HOOK_FORWARD",
+        value_delimiter = ',',
+        requires = "auth_hook_url"
+    )]
+    auth_hook_forward: Vec<String>,
+    /// Milliseconds the hook has to answer; later is a 503, never a pass.
+    #[arg(long, env = "TASKHUB_AUTH_HOOK_TIMEOUT_MS", default_value_t = millis(defaults::AUTH_HOOK_TIMEOUT))]
+    auth_hook_timeout_ms: u64,
     /// Listen on a non-loopback address with authentication off.
     #[arg(long, env = "TASKHUB_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
@@ -294,6 +312,11 @@ impl ServeArgs {
                 audience: self.jwt_audience,
                 claims_path: self.jwt_claims_path,
             },
+            auth_hook: self.auth_hook_url.map(|url| AuthHookConfig {
+                url,
+                forward: self.auth_hook_forward,
+                timeout: Duration::from_millis(self.auth_hook_timeout_ms),
+            }),
             mercure,
             cors_origins: CorsOrigins::parse(&self.cors_origins)?,
             connect_rate: self.connect_rate,

@@ -10,14 +10,20 @@ use serde_json::{Map, Value};
 use taskhub_core::{EventFrame, Filter, Selector, TaskId, Topic};
 
 use super::grants::{self, TaskhubGrants};
+use super::hook::{AuthHook, HookError};
 use super::jwt::{TokenError, Verifier};
 use super::token;
+use crate::client_addr::{ClientAddr, TrustedProxies};
 use crate::error::ApiError;
 
-/// How TaskHub's tokens are checked: `None` when no key is configured (authentication
-/// off). The one place a request's credentials become a [`TaskhubCaller`].
+/// How TaskHub's callers are authenticated: by tokens, by the auth hook, both (a valid
+/// token first, else the hook), or neither (authentication off). The one place a
+/// request's credentials become a [`TaskhubCaller`].
 #[derive(Clone, Debug, Default)]
-pub(crate) struct TaskhubTokens(Option<Arc<TokenCheck>>);
+pub(crate) struct TaskhubTokens {
+    check: Option<Arc<TokenCheck>>,
+    hook: Option<Arc<AuthHook>>,
+}
 
 #[derive(Debug)]
 struct TokenCheck {
@@ -28,19 +34,27 @@ struct TokenCheck {
 
 impl TaskhubTokens {
     /// Tokens checked by `verifier`, their grants read from the claim named `claim`
-    /// (`None`: `taskhub`).
-    pub(crate) fn new(verifier: Option<Verifier>, claim: Option<&str>) -> Self {
-        Self(verifier.map(|verifier| {
-            Arc::new(TokenCheck {
-                verifier,
-                claim: claim.unwrap_or(grants::DEFAULT_CLAIM).to_owned(),
-            })
-        }))
+    /// (`None`: `taskhub`),
+    /// and `hook` asked for requests without a valid token.
+    pub(crate) fn new(
+        verifier: Option<Verifier>,
+        claim: Option<&str>,
+        hook: Option<AuthHook>,
+    ) -> Self {
+        Self {
+            check: verifier.map(|verifier| {
+                Arc::new(TokenCheck {
+                    verifier,
+                    claim: claim.unwrap_or(grants::DEFAULT_CLAIM).to_owned(),
+                })
+            }),
+            hook: hook.map(Arc::new),
+        }
     }
 
-    /// Whether requests need a token.
+    /// Whether requests need credentials.
     pub(crate) fn required(&self) -> bool {
-        self.0.is_some()
+        self.check.is_some() || self.hook.is_some()
     }
 }
 
@@ -126,23 +140,45 @@ impl TaskhubCaller {
 impl<S> FromRequestParts<S> for TaskhubCaller
 where
     TaskhubTokens: FromRef<S>,
+    TrustedProxies: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
+    /// A valid token wins; without one, the hook (if any) decides from the forwarded
+    /// credentials; with neither, the token's own error, or 401.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let TaskhubTokens(Some(check)) = TaskhubTokens::from_ref(state) else {
+        let tokens = TaskhubTokens::from_ref(state);
+        if !tokens.required() {
             return Ok(Self::Trusted);
+        }
+        let refused = match (&tokens.check, token::find(parts)) {
+            (Some(check), Some(token)) => match grants(&check.verifier, &check.claim, &token).await
+            {
+                Ok(grants) => return Ok(Self::Token(grants)),
+                Err(error) => Some(error),
+            },
+            _ => None,
         };
-        let token = token::find(parts).ok_or(ApiError::Unauthorized(
-            "credentials are required: a JWT in `Authorization: Bearer`, the `taskhub_token` \
-             cookie or the `access_token` query parameter"
-                .into(),
-        ))?;
-        grants(&check.verifier, &check.claim, &token)
-            .await
-            .map(Self::Token)
-            .map_err(ApiError::from)
+        if let Some(hook) = &tokens.hook {
+            let Ok(ClientAddr(client)) = ClientAddr::from_request_parts(parts, state).await;
+            return match (hook.grants(parts, client).await, refused) {
+                (Ok(grants), _) => Ok(Self::Token(grants)),
+                // A bad token and nothing for the hook: the token's error says more.
+                (Err(HookError::NoCredentials(_)), Some(error)) => Err(error.into()),
+                (Err(error), _) => Err(error.into()),
+            };
+        }
+        Err(refused.map_or_else(
+            || {
+                ApiError::Unauthorized(
+                    "credentials are required: a JWT in `Authorization: Bearer`, the \
+                     `taskhub_token` cookie or the `access_token` query parameter"
+                        .into(),
+                )
+            },
+            ApiError::from,
+        ))
     }
 }
 

@@ -15,16 +15,20 @@
 //!   also used by the Mercure hub's keys.
 //! - `keyset`: keys from a JWKS URL (`--jwt-jwks-url`, `--mercure-jwks-url`): cached,
 //!   refreshed, refetched for an unknown `kid`; one implementation for every verifier.
-//! - `outbound`: TaskHub's own outgoing HTTP requests (key sets), bounded in time and
+//! - `outbound`: TaskHub's own outgoing HTTP requests (key sets, the hook), bounded in time and
 //!   size, HTTPS or loopback only.
 //! - `grants`: what a verified token's claims (the grants claim, scopes, roles) grant.
+//! - `hook`: the auth hook (`--auth-hook-url`), asked about requests without a valid
+//!   token with the application's own credentials (a session cookie); fail-closed.
 //! - `caller`: the [`TaskhubCaller`] extractor and the checks made against its grants.
 //!
-//! A key set that was never fetched makes a request needing a token fail with 503
-//! ([`TokenError::Key`]), never pass.
+//! A key set that was never fetched, or a hook that is down, makes a request needing
+//! credentials fail with 503 ([`TokenError::Key`], [`HookError::Unavailable`]), never
+//! pass.
 
 mod caller;
 mod grants;
+mod hook;
 mod jwt;
 pub(crate) mod keyset;
 mod outbound;
@@ -33,6 +37,8 @@ pub(crate) mod token;
 #[cfg(feature = "fuzzing")]
 pub(crate) use caller::grants;
 pub(crate) use caller::{Access, TaskhubCaller, TaskhubTokens};
+pub(crate) use hook::HookError;
+pub use hook::{AuthHookConfig, AuthHookConfigError};
 pub(crate) use jwt::{ClaimRules, MIN_SECRET_BYTES, TokenError, Verifier};
 pub use jwt::{JwtConfig, JwtConfigError};
 #[cfg(feature = "fuzzing")]

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use taskhub_engine::EngineError;
 
-use crate::auth::{KeyError, TokenError};
+use crate::auth::{HookError, KeyError, TokenError};
 use crate::metrics::METRICS;
 
 /// Every way a request can fail, each with the status and detail a client can act on.
@@ -83,6 +83,18 @@ pub(crate) enum ApiError {
     /// let through.
     #[error("{0}")]
     AuthUnavailable(String),
+}
+
+impl From<HookError> for ApiError {
+    fn from(error: HookError) -> Self {
+        match error {
+            HookError::NoCredentials(_) | HookError::Unauthorized(_) => {
+                Self::Unauthorized(error.to_string())
+            }
+            HookError::Forbidden(_) => Self::Forbidden(error.to_string()),
+            HookError::Unavailable(_) => Self::AuthUnavailable(error.to_string()),
+        }
+    }
 }
 
 impl From<TokenError> for ApiError {
