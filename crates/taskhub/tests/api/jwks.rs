@@ -4,52 +4,37 @@
 //! the provider down with a warm and a cold cache, forged `kid`s, algorithm confusion,
 //! the issuer, audience and `nbf` rules, and namespaced claims and scopes.
 
-use std::process::{Child, Stdio};
-
 use serde_json::{Value, json};
 
 use crate::helpers::{
     PATIENCE, Sse, TestApp, assert_refused_at_start, metrics, problem, spawn_app_with,
 };
-use crate::scripts::{python, repo_root};
+use crate::scripts::PythonServer;
 use crate::tokens::now;
 
 /// The key server, on a free loopback port; stopped when dropped.
 pub(crate) struct KeyServer {
-    child: Child,
-    pub(crate) address: String,
+    server: PythonServer,
     client: reqwest::Client,
 }
 
 impl KeyServer {
     pub(crate) fn start() -> Self {
-        let mut child = python()
-            .arg(repo_root().join("tests/python/jwks_server.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the key server starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-            .expect("the key server says its port");
-        let started: Value = serde_json::from_str(&line).expect("a JSON line");
         Self {
-            child,
-            address: format!("http://127.0.0.1:{}", started["port"]),
+            server: PythonServer::start("jwks_server.py"),
             client: reqwest::Client::new(),
         }
     }
 
     /// The JWKS URL.
     pub(crate) fn jwks_url(&self) -> String {
-        format!("{}/jwks", self.address)
+        self.server.url("/jwks")
     }
 
     async fn call(&self, path: &str, body: Value) -> Value {
         let response = self
             .client
-            .post(format!("{}{path}", self.address))
+            .post(self.server.url(path))
             .json(&body)
             .send()
             .await
@@ -117,7 +102,7 @@ impl KeyServer {
     pub(crate) async fn fetches(&self) -> u64 {
         let answer: Value = self
             .client
-            .get(format!("{}/count", self.address))
+            .get(self.server.url("/count"))
             .send()
             .await
             .expect("count")
@@ -125,13 +110,6 @@ impl KeyServer {
             .await
             .expect("JSON");
         answer["jwks"].as_u64().expect("a count")
-    }
-}
-
-impl Drop for KeyServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -10,6 +10,7 @@ mod tokens;
 
 mod abuse;
 mod auth;
+mod auth_hook;
 mod bad_input;
 mod browser;
 mod clients;
