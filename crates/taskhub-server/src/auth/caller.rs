@@ -12,6 +12,7 @@ use taskhub_core::{EventFrame, Filter, Selector, TaskId, Topic};
 use super::grants::{self, TaskhubGrants};
 use super::hook::{AuthHook, HookError};
 use super::jwt::{TokenError, Verifier};
+use super::keyset::KeyError;
 use super::token;
 use crate::client_addr::{ClientAddr, TrustedProxies};
 use crate::error::ApiError;
@@ -179,6 +180,29 @@ where
             },
             ApiError::from,
         ))
+    }
+}
+
+/// The hook's verdict, as the client gets it.
+impl From<HookError> for ApiError {
+    fn from(error: HookError) -> Self {
+        match error {
+            HookError::NoCredentials(_) | HookError::Unauthorized(_) => {
+                Self::Unauthorized(error.to_string())
+            }
+            HookError::Forbidden(_) => Self::Forbidden(error.to_string()),
+            HookError::Unavailable(_) => Self::AuthUnavailable(error.to_string()),
+        }
+    }
+}
+
+/// A refused token, as the client gets it: 503 when it could not be checked at all.
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Key(KeyError::Unavailable) => Self::AuthUnavailable(error.to_string()),
+            other => Self::Unauthorized(other.to_string()),
+        }
     }
 }
 

@@ -23,7 +23,7 @@
 //! - `caller`: the [`TaskhubCaller`] extractor and the checks made against its grants.
 //!
 //! A key set that was never fetched, or a hook that is down, makes a request needing
-//! credentials fail with 503 ([`TokenError::Key`], [`HookError::Unavailable`]), never
+//! credentials fail with 503 (`TokenError::Key`, `HookError::Unavailable`), never
 //! pass.
 
 mod caller;
@@ -37,12 +37,11 @@ pub(crate) mod token;
 #[cfg(feature = "fuzzing")]
 pub(crate) use caller::grants;
 pub(crate) use caller::{Access, TaskhubCaller, TaskhubTokens};
-pub(crate) use hook::HookError;
 pub use hook::{AuthHookConfig, AuthHookConfigError};
 pub(crate) use jwt::{ClaimRules, MIN_SECRET_BYTES, TokenError, Verifier};
 pub use jwt::{JwtConfig, JwtConfigError};
+pub(crate) use keyset::KeySets;
 #[cfg(feature = "fuzzing")]
 pub(crate) use keyset::jwks;
-pub(crate) use keyset::{KeyError, KeySets};
 pub(crate) use outbound::OutboundUrl;
 pub use outbound::OutboundUrlError;

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use taskhub_engine::EngineError;
 
-use crate::auth::{HookError, KeyError, TokenError};
 use crate::metrics::METRICS;
 
 /// Every way a request can fail, each with the status and detail a client can act on.
@@ -83,27 +82,6 @@ pub(crate) enum ApiError {
     /// let through.
     #[error("{0}")]
     AuthUnavailable(String),
-}
-
-impl From<HookError> for ApiError {
-    fn from(error: HookError) -> Self {
-        match error {
-            HookError::NoCredentials(_) | HookError::Unauthorized(_) => {
-                Self::Unauthorized(error.to_string())
-            }
-            HookError::Forbidden(_) => Self::Forbidden(error.to_string()),
-            HookError::Unavailable(_) => Self::AuthUnavailable(error.to_string()),
-        }
-    }
-}
-
-impl From<TokenError> for ApiError {
-    fn from(error: TokenError) -> Self {
-        match error {
-            TokenError::Key(KeyError::Unavailable) => Self::AuthUnavailable(error.to_string()),
-            other => Self::Unauthorized(other.to_string()),
-        }
-    }
 }
 
 impl From<EngineError> for ApiError {
