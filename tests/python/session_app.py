@@ -1,8 +1,9 @@
 """A web application with its own login (session cookies, no JWT) that answers
 TaskHub's auth hook, for the hook tests:
 
+  GET  /login?user=NAME     the same from a browser, then a redirect to the site's `/`
   POST /login {"user"}      sets the `sessionid` cookie (alice may read everything and
-                            publish news/*; bob may only read public events; mallory
+                            publish news/* and tasks; bob may only read public events; mallory
                             is banned: the hook answers 403)
   POST /auth                the hook: TaskHub's question in, the session's grants out
                             (`ttl_secs` as set by /mode), 401 for an unknown session
@@ -23,7 +24,7 @@ import sys
 from aiohttp import web
 
 GRANTS = {
-    "alice": {"subscribe": ["*"], "publish": ["news/*"]},
+    "alice": {"subscribe": ["*"], "publish": ["news/*", "tasks/*"]},
     "bob": {"subscribe": [], "publish": []},
 }
 
@@ -42,6 +43,14 @@ class App:
         response = web.json_response({"user": user})
         response.set_cookie("sessionid", session, httponly=True, samesite="Lax")
         return response
+
+    async def browser_login(self, request):
+        session = secrets.token_urlsafe(16)
+        self.sessions[session] = request.query["user"]
+        # The site's root: the board TaskHub serves behind the same nginx.
+        response = web.HTTPFound("/")
+        response.set_cookie("sessionid", session, path="/", httponly=True, samesite="Lax")
+        raise response
 
     async def auth(self, request):
         question = await request.json()
@@ -79,6 +88,7 @@ async def main():
     app_state = App()
     app = web.Application()
     app.router.add_post("/login", app_state.login)
+    app.router.add_get("/login", app_state.browser_login)
     app.router.add_post("/auth", app_state.auth)
     app.router.add_post("/ok", app_state.ok)
     app.router.add_post("/mode", app_state.set_mode)

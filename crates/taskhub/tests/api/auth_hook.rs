@@ -2,12 +2,14 @@
 //! cookies (tests/python/session_app.py) decides for requests without a valid token:
 //! allowed, refused (401/403 passed on), cached per credential, fail-closed (503) when
 //! it is down, slow, redirects or answers too much, and a stream it let in ends when
-//! the answer's TTL runs out.
+//! the answer's TTL runs out; and the board in Chromium, on the application's cookie,
+//! behind the repository's nginx configuration.
 
 use serde_json::{Value, json};
 
 use crate::helpers::{Sse, TestApp, assert_refused_at_start, metrics, problem, spawn_app_with};
-use crate::scripts::PythonServer;
+use crate::nginx::Nginx;
+use crate::scripts::{PythonServer, Script};
 use crate::tokens::now;
 
 const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
@@ -338,5 +340,29 @@ fn bad_hook_settings_are_refused_at_start() {
             "query:x",
         ],
         "is neither cookie:NAME nor header:NAME",
+    );
+}
+
+#[tokio::test]
+async fn the_board_goes_live_on_the_applications_session_cookie_behind_nginx() {
+    let web = SessionApp::start();
+    let app = taskhub(&web, 2000, &[]).await;
+    let application = web.server.address.trim_start_matches("http://");
+    let nginx = Nginx::start_with(
+        &app,
+        "60s",
+        &format!("    location /app/ {{\n        proxy_pass http://{application}/;\n    }}\n\n"),
+    );
+    Script::node("board_session.mjs", &[&nginx.address])
+        .finish()
+        .await;
+    let stats = web.stats().await;
+    assert!(
+        stats["questions"]
+            .as_array()
+            .expect("questions")
+            .iter()
+            .any(|q| q["path"] == "/events/stream"),
+        "the board's stream was let in by the hook: {stats}"
     );
 }
