@@ -12,11 +12,14 @@ signed with them on request. The test drives it over HTTP:
   POST /confuse {"kid", "claims"} an HS256 token whose HMAC secret is that RSA key's
                                   public PEM: the algorithm-confusion attack
 
-usage: python3 jwks_server.py; prints {"port": N} once listening on 127.0.0.1.
+usage: python3 jwks_server.py [CERT KEY]; prints {"port": N} once listening on
+127.0.0.1. With a certificate and its key, GET /jwks is also served over HTTPS on
+another port: {"port": N, "tls_port": M}.
 """
 
 import asyncio
 import base64
+import ssl
 import hashlib
 import hmac
 import json
@@ -149,8 +152,18 @@ async def main():
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    print(json.dumps({"port": port}), flush=True)
+    started = {"port": site._server.sockets[0].getsockname()[1]}
+    if len(sys.argv) == 3:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[1], sys.argv[2])
+        tls_app = web.Application()
+        tls_app.router.add_get("/jwks", provider.jwks)
+        tls_runner = web.AppRunner(tls_app, access_log=None)
+        await tls_runner.setup()
+        tls_site = web.TCPSite(tls_runner, "127.0.0.1", 0, ssl_context=context)
+        await tls_site.start()
+        started["tls_port"] = tls_site._server.sockets[0].getsockname()[1]
+    print(json.dumps(started), flush=True)
     # Until the test closes stdin (or kills this process).
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await runner.cleanup()

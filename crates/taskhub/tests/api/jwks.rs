@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     PATIENCE, Sse, TestApp, assert_refused_at_start, metrics, problem, spawn_app_with,
+    spawn_app_with_env,
 };
 use crate::scripts::PythonServer;
 use crate::tokens::now;
@@ -24,6 +25,20 @@ impl KeyServer {
             server: PythonServer::start("jwks_server.py"),
             client: reqwest::Client::new(),
         }
+    }
+
+    /// The same, also serving the set over HTTPS with `certs`' cert.pem and key.pem.
+    fn start_tls(certs: &std::path::Path) -> Self {
+        let (cert, key) = (certs.join("cert.pem"), certs.join("key.pem"));
+        Self {
+            server: PythonServer::start_with("jwks_server.py", &[&cert, &key]),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// The HTTPS JWKS URL of a server started with [`KeyServer::start_tls`].
+    fn jwks_https_url(&self) -> String {
+        format!("https://localhost:{}/jwks", self.server.started["tls_port"])
     }
 
     /// The JWKS URL.
@@ -488,6 +503,109 @@ async fn the_mercure_hub_verifies_with_the_same_key_set() {
         keys.fetches().await,
         1,
         "one key set for both, fetched once"
+    );
+}
+
+/// A test CA (`ca.pem`) and a certificate it signed for `localhost` and `127.0.0.1`
+/// (`cert.pem`, `key.pem`), made by openssl: rustls refuses a self-signed CA
+/// certificate as a server's own.
+fn certificate_chain() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = |name: &str| dir.path().join(name);
+    std::fs::write(
+        path("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("written");
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(output.status.success(), "openssl {args:?}: {output:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-days",
+                "2",
+                "-subj",
+                "/CN=TaskHub test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "key.pem",
+                "-out",
+                "leaf.csr",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    dir
+}
+
+#[tokio::test]
+async fn an_https_key_set_is_fetched_only_from_a_trusted_certificate() {
+    let certs = certificate_chain();
+    let keys = KeyServer::start_tls(certs.path());
+    keys.make_key("k", "RSA").await;
+    keys.publish(&["k"]).await;
+    let url = keys.jwks_https_url();
+    let token = keys.sign("k", all()).await;
+    let ca = certs.path().join("ca.pem");
+    let trusting = spawn_app_with_env(
+        &["--jwt-jwks-url", &url],
+        &[("SSL_CERT_FILE", ca.to_str().expect("UTF-8 path"))],
+    )
+    .await;
+    assert_eq!(status(&trusting, &token).await, 200);
+    // The system's anchors do not include the test's certificate: no keys, 503.
+    let distrusting = spawn_app_with(&["--jwt-jwks-url", &url]).await;
+    assert_eq!(status(&distrusting, &token).await, 503);
+    assert_eq!(
+        keys.fetches().await,
+        1,
+        "the TLS handshake failed before any request"
     );
 }
 

@@ -46,16 +46,23 @@ pub(crate) fn python() -> Command {
 }
 
 /// A Python HTTP server of `tests/python/` (a key server, an application) on a free
-/// loopback port, which it prints as `{"port": N}`; killed when dropped.
+/// loopback port, which it prints as `{"port": N, …}`; killed when dropped.
 pub(crate) struct PythonServer {
     child: Child,
     pub(crate) address: String,
+    /// The whole line it printed on start.
+    pub(crate) started: Value,
 }
 
 impl PythonServer {
     pub(crate) fn start(script: &str) -> Self {
+        Self::start_with(script, &[])
+    }
+
+    pub(crate) fn start_with(script: &str, args: &[&std::path::Path]) -> Self {
         let mut child = python()
             .arg(repo_root().join("tests/python").join(script))
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -69,6 +76,7 @@ impl PythonServer {
         Self {
             child,
             address: format!("http://127.0.0.1:{}", started["port"]),
+            started,
         }
     }
 
