@@ -275,6 +275,32 @@ async fn with_the_provider_down_cached_keys_keep_working() {
 }
 
 #[tokio::test]
+async fn a_key_set_over_the_key_bound_is_refused_and_the_cached_one_kept() {
+    let keys = KeyServer::with_keys(&[("first", "EC")]).await;
+    let app = spawn_app_with(&["--jwt-jwks-url", &keys.jwks_url()]).await;
+    let cached = keys.sign("first", all()).await;
+    assert_eq!(status(&app, &cached).await, 200);
+    // 33 keys: one more than a set may hold.
+    let mut kids = vec!["first".to_owned()];
+    for i in 0..32 {
+        let kid = format!("extra-{i}");
+        keys.make_key(&kid, "EC").await;
+        kids.push(kid);
+    }
+    keys.publish(&kids.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    let newcomer = keys.sign("extra-0", all()).await;
+    assert_eq!(
+        status(&app, &newcomer).await,
+        401,
+        "the refetched set was refused"
+    );
+    assert_eq!(status(&app, &cached).await, 200, "the cached set stays");
+    let counted = metrics(&app.address).await;
+    assert_eq!(counted["taskhub_jwks_fetch_failures_total"], 1.0);
+}
+
+#[tokio::test]
 async fn with_no_keys_ever_fetched_requests_get_503_never_a_bypass() {
     let keys = KeyServer::with_keys(&[("k1", "EC")]).await;
     keys.set_down(true).await;
