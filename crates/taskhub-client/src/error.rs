@@ -1,4 +1,4 @@
-//! [`ClientError`]: why `listen` or `publish` gave up, and reading a refusal's problem+json.
+//! [`ClientError`]: why `listen`, `history` or `publish` gave up, and reading a refusal's problem+json.
 
 use std::error::Error;
 
@@ -26,9 +26,15 @@ pub enum ClientError {
     /// A 2xx answer to `GET /events/stream` that is not `text/event-stream`: not a TaskHub URL.
     #[error("the server answered with content type {content_type:?}, not an event stream")]
     NotEventStream { content_type: String },
-    /// A 2xx answer to `POST /events` whose body is not JSON.
-    #[error("the server's answer is not JSON")]
+    /// A 2xx answer to `POST /events` or `GET /events` whose body is not the JSON expected.
+    #[error("the server's answer is not the JSON expected")]
     InvalidResponse(#[source] serde_json::Error),
+    /// A 2xx answer that makes no sense (an event id that is not a number).
+    #[error("the server's answer makes no sense: {0}")]
+    UnexpectedAnswer(String),
+    /// Options that cannot go together; nothing was sent.
+    #[error("{0}")]
+    InvalidOptions(String),
     /// The request could not be built, sent or read.
     #[error("HTTP request failed")]
     Http(#[from] reqwest::Error),

@@ -12,17 +12,21 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamRangeReply;
 use taskhub_core::mercure::ResumePoint;
-use taskhub_core::{EventId, Timestamp};
-use taskhub_engine::{Applied, CommitSink, EngineError, EventLog, Idempotency, NewEvent, Replay};
+use taskhub_core::{EventFrame, EventId, Timestamp, Topic};
+use taskhub_engine::{
+    Applied, CommitSink, EngineError, EventLog, IdRange, Idempotency, NewEvent, Order, Replay,
+    Retention,
+};
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::entry::EntryFields;
 use crate::error::ClusterError;
 use crate::script::{
-    self, COUNTER, HEARTBEAT, HEARTBEAT_TTL_SECS, STREAM, Scripts, UPDATE_IDS, UPDATE_POSITIONS,
+    self, COUNTER, HEARTBEAT, HEARTBEAT_TTL_SECS, LATEST, LATEST_CURSORS, LATEST_PUBLIC, STREAM,
+    Scripts, UPDATE_IDS, UPDATE_POSITIONS,
 };
 use crate::url::RedisUrl;
 use crate::{durability, entry, reader};
@@ -34,6 +38,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long `settle` waits for this node's reader to catch up with the stream: with Redis
 /// down it never would, and shutdown must not hang on it.
 const SETTLE_WITHIN: Duration = Duration::from_secs(1);
+/// How often the maintenance task runs when no maximum age asks for more: it then only
+/// forgets the trimmed events' topics (`script::MAINTAIN`).
+const MAINTAIN_EVERY: Duration = Duration::from_secs(10);
 
 /// Handle to the cluster's event log. Clones share one command connection and one reader.
 #[derive(Clone, Debug)]
@@ -47,17 +54,18 @@ struct Inner {
     /// after an error, failing calls fast while Redis is away.
     commands: ConnectionManager,
     scripts: Scripts,
-    /// Newest events kept in the stream.
-    history_size: u64,
+    /// Newest events kept in the stream (exactly, by every append), and their age (by
+    /// the maintenance task, on every node: a step that finds nothing expired is cheap).
+    retention: Retention,
     /// Set by the reader while it follows the stream; `/readyz` fails while it is not.
     following: Arc<AtomicBool>,
     /// The last id the reader handed to the hub. A watch: the reader sends once per batch
     /// it reads, and `settle` (at shutdown) waits to be woken rather than polling.
     delivered: watch::Receiver<EventId>,
-    /// Stops the reader.
+    /// Stops the reader and the maintenance task.
     stop: CancellationToken,
-    /// The reader task, awaited on close.
-    reader: Mutex<Option<JoinHandle<()>>>,
+    /// The reader and maintenance tasks, awaited on close.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl RedisLog {
@@ -66,16 +74,16 @@ impl RedisLog {
     /// that fit subscribers' buffers of `client_buffer` events.
     pub async fn connect(
         url: &RedisUrl,
-        history_size: u64,
+        retention: Retention,
         client_buffer: usize,
         sink: CommitSink,
     ) -> Result<Self, EngineError> {
-        Ok(Self::start(url, history_size, client_buffer, sink).await?)
+        Ok(Self::start(url, retention, client_buffer, sink).await?)
     }
 
     async fn start(
         url: &RedisUrl,
-        history_size: u64,
+        retention: Retention,
         client_buffer: usize,
         sink: CommitSink,
     ) -> Result<Self, ClusterError> {
@@ -109,17 +117,75 @@ impl RedisLog {
             stop.clone(),
         ));
         info!(%url, last_event_id = %last, "following the event stream");
-        Ok(Self {
+        let retention = Retention {
+            max_events: retention.max_events.max(1),
+            ..retention
+        };
+        let log = Self {
             inner: Arc::new(Inner {
                 commands,
                 scripts,
-                history_size: history_size.max(1),
+                retention,
                 following,
                 delivered,
                 stop,
-                reader: Mutex::new(Some(reader)),
+                tasks: Mutex::new(vec![reader]),
             }),
-        })
+        };
+        let maintenance = tokio::spawn(Self::maintain(Arc::downgrade(&log.inner)));
+        log.inner.tasks.lock().await.push(maintenance);
+        Ok(log)
+    }
+
+    /// Until stopped: every trim period (or [`MAINTAIN_EVERY`]), trims the entries past
+    /// their age a bounded step at a time, and forgets topics whose newest event is gone.
+    /// A failed step is retried at the next tick: Redis being away is reported elsewhere.
+    /// It holds the log weakly, so a log dropped without `close` stops it too.
+    async fn maintain(log: std::sync::Weak<Inner>) {
+        let Some(inner) = log.upgrade() else {
+            return;
+        };
+        let (retention, stop) = (inner.retention, inner.stop.clone());
+        drop(inner);
+        let period = retention.trim_period().unwrap_or(MAINTAIN_EVERY);
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            let Some(inner) = log.upgrade() else {
+                return;
+            };
+            let cutoff = retention.max_age.map_or_else(String::new, |age| {
+                let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+                Timestamp::from_unix_millis(Timestamp::now().unix_millis() - age).to_string()
+            });
+            loop {
+                let trimmed: Result<usize, _> = inner
+                    .scripts
+                    .maintain
+                    .key(STREAM)
+                    .key(UPDATE_IDS)
+                    .key(UPDATE_POSITIONS)
+                    .key(LATEST)
+                    .key(LATEST_PUBLIC)
+                    .key(LATEST_CURSORS)
+                    .arg(&cutoff)
+                    .arg(Retention::TRIM_STEP)
+                    .invoke_async(&mut inner.commands.clone())
+                    .await;
+                match trimmed {
+                    Ok(n) if n == Retention::TRIM_STEP && !stop.is_cancelled() => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        debug!(error = %e, "trimming the event stream failed; retrying later");
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     /// Appends one outbox row's event (its [`entry::fields`]), once: a row already
@@ -152,7 +218,9 @@ impl RedisLog {
         call.key(STREAM)
             .key(COUNTER)
             .key(UPDATE_IDS)
-            .key(UPDATE_POSITIONS);
+            .key(UPDATE_POSITIONS)
+            .key(LATEST)
+            .key(LATEST_PUBLIC);
         let (ttl_secs, fingerprint) = match &record {
             Some(record) => {
                 call.key(&record.key);
@@ -160,7 +228,7 @@ impl RedisLog {
             }
             None => (0, ""),
         };
-        call.arg(self.inner.history_size)
+        call.arg(self.inner.retention.max_events)
             .arg(ttl_secs)
             .arg(fingerprint);
         for fields in entries {
@@ -279,6 +347,82 @@ impl EventLog for RedisLog {
         Ok(Replay::Events(frames))
     }
 
+    async fn read(
+        &self,
+        range: IdRange,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<Arc<EventFrame>>, EngineError> {
+        let first = range.after.get().saturating_add(1);
+        let last = match range.before {
+            Some(before) if before.get() <= first => return Ok(Vec::new()),
+            Some(before) => format!("{}-0", before.get() - 1),
+            None => "+".to_owned(),
+        };
+        let first = format!("{first}-0");
+        let mut commands = self.inner.commands.clone();
+        let page: StreamRangeReply = match order {
+            Order::Ascending => {
+                redis::cmd("XRANGE")
+                    .arg(STREAM)
+                    .arg(first)
+                    .arg(last)
+                    .arg("COUNT")
+                    .arg(limit)
+                    .query_async(&mut commands)
+                    .await
+            }
+            Order::Descending => {
+                redis::cmd("XREVRANGE")
+                    .arg(STREAM)
+                    .arg(last)
+                    .arg(first)
+                    .arg("COUNT")
+                    .arg(limit)
+                    .query_async(&mut commands)
+                    .await
+            }
+        }
+        .map_err(ClusterError::Redis)?;
+        Ok(page
+            .ids
+            .iter()
+            .map(entry::frame)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn position_at(&self, at: Timestamp) -> Result<EventId, EngineError> {
+        let position: u64 = self
+            .inner
+            .scripts
+            .position_at
+            .key(STREAM)
+            .key(COUNTER)
+            .arg(at.to_string())
+            .invoke_async(&mut self.inner.commands.clone())
+            .await
+            .map_err(ClusterError::Redis)?;
+        Ok(EventId::new(position))
+    }
+
+    async fn latest(
+        &self,
+        topic: &Topic,
+        private: bool,
+    ) -> Result<Option<Arc<EventFrame>>, EngineError> {
+        let entries: StreamRangeReply = self
+            .inner
+            .scripts
+            .latest
+            .key(if private { LATEST } else { LATEST_PUBLIC })
+            .key(STREAM)
+            .arg(topic.as_str())
+            .invoke_async(&mut self.inner.commands.clone())
+            .await
+            .map_err(ClusterError::Redis)?;
+        Ok(entries.ids.first().map(entry::frame).transpose()?)
+    }
+
     async fn locate(&self, point: ResumePoint) -> Result<Option<EventId>, EngineError> {
         match point {
             ResumePoint::Unknown => Ok(None),
@@ -317,11 +461,12 @@ impl EventLog for RedisLog {
         let _ = tokio::time::timeout(SETTLE_WITHIN, delivered.wait_for(|id| *id >= target)).await;
     }
 
-    /// Stops the reader and waits for it.
+    /// Stops the reader and the maintenance task, and waits for them.
     async fn close(&self) {
         self.inner.stop.cancel();
-        if let Some(reader) = self.inner.reader.lock().await.take() {
-            let _ = reader.await;
+        let tasks = std::mem::take(&mut *self.inner.tasks.lock().await);
+        for task in tasks {
+            let _ = task.await;
         }
     }
 }

@@ -29,5 +29,5 @@ pub use frame::EventFrame;
 pub use idempotency_key::{IdempotencyKey, ParseIdempotencyKeyError};
 pub use selector::Selector;
 pub use task::{ParseTaskStatusError, Task, TaskId, TaskStatus, UnknownTaskId};
-pub use timestamp::Timestamp;
+pub use timestamp::{ParseTimestampError, Timestamp};
 pub use topic::{ParseTopicError, Topic};

@@ -1,11 +1,12 @@
 //! [`EventLog`]: what an engine that keeps the event log does for the server.
 
 use std::future::Future;
+use std::sync::Arc;
 
-use taskhub_core::EventId;
 use taskhub_core::mercure::ResumePoint;
+use taskhub_core::{EventFrame, EventId, Timestamp, Topic};
 
-use crate::{Applied, EngineError, Idempotency, NewEvent, Replay};
+use crate::{Applied, EngineError, IdRange, Idempotency, NewEvent, Order, Replay};
 
 /// The durable, ordered log of events, and (inside the engine) the feed of every committed
 /// event to the [`CommitSink`](crate::CommitSink) it was opened with.
@@ -36,6 +37,33 @@ pub trait EventLog: Send + Sync {
         after: EventId,
         limit: usize,
     ) -> impl Future<Output = Result<Replay, EngineError>> + Send;
+
+    /// Up to `limit` of the events the log still holds in `range`, walking it in `order`.
+    /// Served by readers, never by the writer: a long read does not delay a publish.
+    fn read(
+        &self,
+        range: IdRange,
+        order: Order,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Arc<EventFrame>>, EngineError>> + Send;
+
+    /// The id to replay after to get the events committed at or after `at`: just before
+    /// the first such event the log holds; the newest id when every event is older; just
+    /// before the oldest event kept when every kept event is that recent. (Events are
+    /// stamped by one clock in id order; were it set back, the search still ends on one
+    /// of the events whose neighbours straddle `at`.)
+    fn position_at(
+        &self,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<EventId, EngineError>> + Send;
+
+    /// The newest event the log holds on `topic`; with `private` false, the newest that is
+    /// not private.
+    fn latest(
+        &self,
+        topic: &Topic,
+        private: bool,
+    ) -> impl Future<Output = Result<Option<Arc<EventFrame>>, EngineError>> + Send;
 
     /// The id to replay after, for a Mercure subscriber resuming from `point`: `earliest`
     /// is just before the oldest event kept, `#N` is `N` while replay after it is possible,

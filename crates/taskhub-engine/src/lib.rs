@@ -8,6 +8,8 @@
 //! - [`EventLog`] (`event_log`), [`TaskStore`] (`task_store`): the two traits.
 //! - [`NewEvent`], [`CommitSink`], [`Replay`] (`event`): an event as published, the feed
 //!   of committed frames to the hub, and a page of history.
+//! - [`Order`], [`IdRange`], [`Retention`] (`history`): reading the log as history, and
+//!   how long it keeps events.
 //! - [`NewTask`], [`TaskPatch`], [`task_event`] (`task`): the task changes, and the event
 //!   each one records, written once for every engine.
 //! - [`Idempotency`], [`Applied`], [`Answer`] (`idempotency`): retry-safe writes, and
@@ -18,6 +20,7 @@
 mod error;
 mod event;
 mod event_log;
+mod history;
 mod idempotency;
 mod task;
 mod task_store;
@@ -25,6 +28,7 @@ mod task_store;
 pub use error::EngineError;
 pub use event::{CommitSink, NewEvent, Replay};
 pub use event_log::EventLog;
+pub use history::{IdRange, Order, Retention};
 pub use idempotency::{Answer, Applied, Fingerprint, Idempotency};
 pub use task::{NewTask, TaskPatch, task_event};
 pub use task_store::TaskStore;

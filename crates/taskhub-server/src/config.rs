@@ -88,6 +88,9 @@ pub struct Config {
     pub slow_client_policy: SlowClientPolicy,
     /// Newest events kept for replay; at least one.
     pub history_size: u64,
+    /// Events older than this are trimmed in the background; `None` keeps them until
+    /// `history_size` newer ones push them out.
+    pub history_max_age: Option<Duration>,
     pub max_body_bytes: usize,
     /// Largest `data` of one event, encoded as JSON.
     pub max_event_bytes: usize,
@@ -136,6 +139,7 @@ impl Default for Config {
             client_buffer: defaults::CLIENT_BUFFER,
             slow_client_policy: SlowClientPolicy::default(),
             history_size: defaults::HISTORY_SIZE,
+            history_max_age: None,
             max_body_bytes: defaults::MAX_BODY_BYTES,
             max_event_bytes: defaults::MAX_EVENT_BYTES,
             shutdown_grace: defaults::SHUTDOWN_GRACE,
@@ -163,6 +167,9 @@ impl Config {
             self.max_header_bytes,
             bounds::MAX_HEADER_BYTES,
         )?;
+        if let Some(age) = self.history_max_age {
+            at_least_a_second("history-max-age", age)?;
+        }
         if self.history_size == 0 {
             return Err(ConfigError {
                 flag: "history-size",

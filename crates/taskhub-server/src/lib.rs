@@ -2,12 +2,14 @@
 //! and the server's lifecycle.
 //!
 //! # Layout, from the ground floor up
-//! - `config`, `limits`: every setting with its default and range, and the API's fixed
-//!   limits; `connection_budget`: the client connections the open-file limit leaves
+//! - `config`, `limits`, `age`: every setting with its default and range, the API's
+//!   fixed limits, and ages as flags write them (`7d`); `connection_budget`: the client connections the open-file limit leaves
 //!   room for; `error`: `ApiError`, the one error of the edge, as problem+json;
 //!   `metrics`: the process's counters.
 //! - `backend`: the engines behind the event log and the tasks, chosen at start-up;
-//!   `hub`: the live tail every subscriber reads; `subscription`: one subscriber's stream.
+//!   `hub`: the live tail every subscriber reads; `subscription`: one subscriber's stream;
+//!   `history`: the log read as filtered pages (the history API, and where a rewound
+//!   stream starts).
 //! - Extractors, each taking only its part of the state: `auth` (TaskHub's credentials),
 //!   `client_addr` and `rate_limit`, `mercure::caller` (Mercure's credentials),
 //!   `edge::body`.
@@ -19,6 +21,7 @@
 //! Nothing imports upwards: no file imports one that imports it back. See
 //! `ARCHITECTURE.md` at the repository root for the path of one event.
 
+mod age;
 mod api;
 mod auth;
 mod backend;
@@ -30,6 +33,7 @@ mod edge;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod history;
 mod hub;
 mod limits;
 mod mercure;
@@ -44,6 +48,7 @@ mod state;
 mod subscription;
 mod tls;
 
+pub use age::{ParseAgeError, parse_age};
 pub use auth::{AuthHookConfig, AuthHookConfigError, JwtConfig, JwtConfigError, OutboundUrlError};
 pub use backend::{ParseStoreUrlError, RedisUrl, StoreUrl};
 pub use client_addr::TrustedProxies;

@@ -6,6 +6,12 @@
 /// Most events in one `POST /events` batch.
 pub(crate) const MAX_BATCH_EVENTS: usize = 1000;
 
+/// Most events a stream's `rewind` may ask for.
+pub(crate) const MAX_REWIND: usize = 1000;
+
+/// Most events one page of `GET /events` holds.
+pub(crate) const MAX_PAGE: usize = 1000;
+
 /// Most topics one Mercure update may carry (the canonical one and its alternates).
 pub(crate) const MAX_MERCURE_TOPICS: usize = 100;
 

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api::events::{self, PublishBody, Published};
 use crate::api::health::{self, Status};
+use crate::api::history::{self, HistoryPage};
 use crate::api::tasks::{self, NewTaskInput, TaskPatchInput};
 use crate::error::openapi::Problem;
 use crate::mercure;
@@ -27,6 +28,9 @@ use crate::state::AppState;
     paths(
         events::publish,
         events::stream,
+        history::list,
+        history::get,
+        history::latest,
         tasks::create,
         tasks::list,
         tasks::get,
@@ -37,9 +41,9 @@ use crate::state::AppState;
         health::ready,
         document,
     ),
-    components(schemas(PublishBody, Published, NewTaskInput, TaskPatchInput, Task, Problem, Status)),
+    components(schemas(PublishBody, Published, HistoryPage, NewTaskInput, TaskPatchInput, Task, Problem, Status)),
     modifiers(&Credentials),
-    tags((name = "events"), (name = "tasks"), (name = "operations"))
+    tags((name = "events"), (name = "history"), (name = "tasks"), (name = "operations"))
 )]
 pub(crate) struct ApiDoc;
 

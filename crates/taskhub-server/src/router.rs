@@ -7,7 +7,7 @@ use axum::http::{Method, Uri};
 use axum::routing::{get, post, put};
 use axum::{Router, middleware};
 
-use crate::api::{board, events, health, metrics, tasks};
+use crate::api::{board, events, health, history, metrics, tasks};
 use crate::edge::{cors, head_limit};
 use crate::error::ApiError;
 use crate::mercure;
@@ -24,8 +24,10 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/tasks/status/{id}", put(tasks::set_status));
     let mut router = Router::new()
-        .route("/events", post(events::publish))
-        .route("/events/stream", get(events::stream));
+        .route("/events", post(events::publish).get(history::list))
+        .route("/events/stream", get(events::stream))
+        .route("/events/{id}", get(history::get))
+        .route("/topics/{*topic}", get(history::latest));
     if state.mercure.is_some() {
         router = router
             .route(

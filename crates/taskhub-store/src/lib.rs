@@ -8,7 +8,9 @@
 //! - `writer`: the single writer thread. It group-commits whatever writes are queued into
 //!   one transaction (one fsync for many publishes), assigns event ids, encodes each event
 //!   once, and hands the committed frames to the server in id order.
-//! - `reader`: a small pool of read-only connections for replay and task queries.
+//! - `reader`: a small pool of read-only connections for replay, history and task queries.
+//! - `trim_by_age` (here): the background task that deletes events past their age, in
+//!   bounded steps the writer runs between groups.
 //! - `schema`, `tasks`: the tables and the task statements; `idempotency`: the keys of
 //!   retry-safe writes, recorded in the savepoint of the write each one names.
 //! - `space`: the free space the readiness probe checks after its heartbeat commit.
@@ -34,12 +36,13 @@ mod tasks;
 mod writer;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use taskhub_core::mercure::ResumePoint;
-use taskhub_core::{EventId, Task, TaskId, TaskStatus};
+use taskhub_core::{EventFrame, EventId, Task, TaskId, TaskStatus, Timestamp, Topic};
 use taskhub_engine::{
-    Applied, CommitSink, EngineError, EventLog, Idempotency, NewEvent, NewTask, Replay, TaskPatch,
-    TaskStore,
+    Applied, CommitSink, EngineError, EventLog, IdRange, Idempotency, NewEvent, NewTask, Order,
+    Replay, Retention, TaskPatch, TaskStore,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -49,11 +52,11 @@ use reader::ReadPool;
 use space::FreeSpace;
 use writer::{TaskCommand, Write, WriteOp};
 
-/// Tuning that does not change behaviour a client can see.
+/// How the store is run.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// How many of the newest events to keep for replay.
-    pub history_size: u64,
+    /// How much history to keep for replay.
+    pub retention: Retention,
     /// How many read-only connections may run queries at once.
     pub readers: usize,
 }
@@ -68,7 +71,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the SQLite file, migrates it and starts the writer.
+    /// Opens (creating if needed) the SQLite file, migrates it and starts the writer (and,
+    /// with a maximum age, the trimmer: call it inside a tokio runtime).
     pub fn open(
         url: &DatabaseUrl,
         options: StoreOptions,
@@ -77,7 +81,12 @@ impl Store {
         let lock = schema::lock_exclusive(url)?;
         let connection = schema::open_writer(url)?;
         let space = FreeSpace::new(url.path().to_owned());
-        let writes = writer::spawn(connection, lock, options.history_size, sink, space)?;
+        let history_size = options.retention.max_events;
+        let writes = writer::spawn(connection, lock, history_size, sink, space)?;
+        if let Some(max_age) = options.retention.max_age {
+            let period = options.retention.trim_period().unwrap_or(max_age);
+            tokio::spawn(trim_by_age(writes.downgrade(), max_age, period));
+        }
         let reads = Arc::new(ReadPool::new(url.clone(), options.readers));
         Ok(Self { writes, reads })
     }
@@ -132,6 +141,36 @@ impl Store {
     }
 }
 
+/// Every `period`, asks the writer to delete the events older than `max_age`, a bounded
+/// step at a time (publishes queued meanwhile commit between steps). Ends when the writer
+/// does: the store holds the only strong handle on its queue.
+async fn trim_by_age(writes: mpsc::WeakSender<WriteOp>, max_age: Duration, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        loop {
+            let Some(writes) = writes.upgrade() else {
+                return;
+            };
+            let before = Timestamp::from_unix_millis(
+                Timestamp::now().unix_millis()
+                    - i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX),
+            );
+            let (reply, answer) = oneshot::channel();
+            if writes.send(WriteOp::Trim { before, reply }).await.is_err() {
+                return;
+            }
+            drop(writes);
+            match answer.await {
+                Ok(Ok(deleted)) if deleted == Retention::TRIM_STEP => continue,
+                Ok(_) => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
 impl EventLog for Store {
     async fn publish(
         &self,
@@ -149,6 +188,34 @@ impl EventLog for Store {
     async fn replay(&self, after: EventId, limit: usize) -> Result<Replay, EngineError> {
         self.reads
             .run(move |conn| reader::replay(conn, after, limit))
+            .await
+    }
+
+    async fn read(
+        &self,
+        range: IdRange,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<Arc<EventFrame>>, EngineError> {
+        self.reads
+            .run(move |conn| reader::read(conn, range, order, limit))
+            .await
+    }
+
+    async fn position_at(&self, at: Timestamp) -> Result<EventId, EngineError> {
+        self.reads
+            .run(move |conn| reader::position_at(conn, at))
+            .await
+    }
+
+    async fn latest(
+        &self,
+        topic: &Topic,
+        private: bool,
+    ) -> Result<Option<Arc<EventFrame>>, EngineError> {
+        let topic = topic.clone();
+        self.reads
+            .run(move |conn| reader::latest(conn, &topic, private))
             .await
     }
 

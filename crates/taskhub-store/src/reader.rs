@@ -1,4 +1,5 @@
-//! Reads: a small pool of read-only connections, used from blocking threads.
+//! Reads: a small pool of read-only connections, used from blocking threads, and the
+//! queries they run (replay, history ranges, positions in time, a topic's newest event).
 //!
 //! WAL lets these run beside the writer without blocking it. The pool is capped, so ten
 //! thousand clients resuming at once queue for a connection instead of opening ten
@@ -8,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension};
 use taskhub_core::mercure::{MercureFields, ResumePoint};
-use taskhub_core::{EventFrame, EventId, EventType, Topic};
-use taskhub_engine::{EngineError, Replay};
+use taskhub_core::{EventFrame, EventId, EventType, Timestamp, Topic};
+use taskhub_engine::{EngineError, IdRange, Order, Replay};
 use tokio::sync::Semaphore;
 
 use crate::error::SqliteError;
@@ -70,6 +71,9 @@ impl ReadPool {
     }
 }
 
+/// The columns a frame is rebuilt from, in [`frame`]'s order.
+const FRAME_COLUMNS: &str = "id, event, topic, private, envelope, mercure";
+
 /// Reads the events after `after` in one read transaction, so the history bounds checked
 /// and the rows returned agree even while the writer trims.
 pub(crate) fn replay(
@@ -81,24 +85,91 @@ pub(crate) fn replay(
     if !History::read(&tx)?.resumable(after) {
         return Ok(Replay::Unavailable);
     }
-    let mut statement = tx.prepare_cached(
-        "SELECT id, event, topic, private, envelope, mercure FROM events \
-         WHERE id > ?1 ORDER BY id LIMIT ?2",
-    )?;
-    let rows = statement.query_map(rusqlite::params![after.get(), limit as i64], |row| {
-        Ok((
-            row.get::<_, u64>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, Option<String>>(2)?,
-            row.get::<_, bool>(3)?,
-            row.get::<_, String>(4)?,
-            row.get::<_, Option<String>>(5)?,
-        ))
-    })?;
-    let mut frames = Vec::new();
-    for row in rows {
-        let (id, event, topic, private, envelope, mercure) = row?;
-        let corrupt = |what: String| SqliteError::Corrupt(format!("event {id}: corrupt {what}"));
+    let range = IdRange {
+        after,
+        before: None,
+    };
+    Ok(Replay::Events(read(&tx, range, Order::Ascending, limit)?))
+}
+
+/// Up to `limit` events in `range`, in `order`.
+pub(crate) fn read(
+    conn: &Connection,
+    range: IdRange,
+    order: Order,
+    limit: usize,
+) -> Result<Vec<Arc<EventFrame>>, SqliteError> {
+    let direction = match order {
+        Order::Ascending => "ASC",
+        Order::Descending => "DESC",
+    };
+    let before = range.before.map_or(i64::MAX, |id| id.get() as i64);
+    conn.prepare_cached(&format!(
+        "SELECT {FRAME_COLUMNS} FROM events WHERE id > ?1 AND id < ?2 \
+         ORDER BY id {direction} LIMIT ?3"
+    ))?
+    .query_map(
+        rusqlite::params![range.after.get(), before, limit as i64],
+        frame,
+    )?
+    .map(|row| row?)
+    .collect()
+}
+
+/// The newest event on `topic` (of the public ones only, without `private`): one look
+/// into the `events_by_topic` index.
+pub(crate) fn latest(
+    conn: &Connection,
+    topic: &Topic,
+    private: bool,
+) -> Result<Option<Arc<EventFrame>>, SqliteError> {
+    conn.prepare_cached(&format!(
+        "SELECT {FRAME_COLUMNS} FROM events WHERE topic = ?1 AND (?2 OR private = 0) \
+         ORDER BY id DESC LIMIT 1"
+    ))?
+    .query_row(rusqlite::params![topic.as_str(), private], frame)
+    .optional()?
+    .transpose()
+}
+
+/// The id to replay after for the events committed at or after `at`: a binary search
+/// over the ids the log holds (they are consecutive, and stamped in id order), a few
+/// dozen index lookups even for millions of events.
+pub(crate) fn position_at(conn: &Connection, at: Timestamp) -> Result<EventId, SqliteError> {
+    let tx = conn.unchecked_transaction()?;
+    let history = History::read(&tx)?;
+    let Some(oldest) = history.oldest else {
+        return Ok(EventId::new(history.last));
+    };
+    let mut statement =
+        tx.prepare_cached("SELECT at FROM events WHERE id >= ?1 ORDER BY id LIMIT 1")?;
+    // The first id in [low, high) stamped at or after `at`; `high` if none is.
+    let (mut low, mut high) = (oldest, history.last + 1);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        let stamped: Option<Option<i64>> =
+            statement.query_row([middle], |row| row.get(0)).optional()?;
+        // A row the migration could not stamp counts as old.
+        match stamped {
+            Some(Some(millis)) if millis >= at.unix_millis() => high = middle,
+            Some(_) => low = middle + 1,
+            None => high = middle,
+        }
+    }
+    Ok(EventId::new(low - 1))
+}
+
+/// Rebuilds a frame from a row of [`FRAME_COLUMNS`]; the inner error says the row is
+/// not one TaskHub wrote.
+fn frame(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Arc<EventFrame>, SqliteError>> {
+    let id: u64 = row.get(0)?;
+    let event: String = row.get(1)?;
+    let topic: Option<String> = row.get(2)?;
+    let private: bool = row.get(3)?;
+    let envelope: String = row.get(4)?;
+    let mercure: Option<String> = row.get(5)?;
+    let corrupt = |what: String| SqliteError::Corrupt(format!("event {id}: corrupt {what}"));
+    Ok((|| {
         let event_type = EventType::parse(&event).map_err(|e| corrupt(format!("type: {e}")))?;
         let topic = topic
             .map(|t| Topic::parse(&t))
@@ -108,12 +179,11 @@ pub(crate) fn replay(
             .map(|stored| MercureFields::from_stored(&stored, &envelope))
             .transpose()
             .map_err(|e| corrupt(e.to_string()))?;
-        frames.push(Arc::new(
+        Ok(Arc::new(
             EventFrame::new(EventId::new(id), event_type, topic, private, &envelope)
                 .with_mercure(mercure),
-        ));
-    }
-    Ok(Replay::Events(frames))
+        ))
+    })())
 }
 
 /// The id to replay after for a Mercure subscriber resuming from `point`: `earliest` is

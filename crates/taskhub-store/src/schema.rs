@@ -64,6 +64,16 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO heartbeat (singleton, at) VALUES (1, '');
 ",
+    r"
+    -- When each event was committed (Unix milliseconds, the envelope's `timestamp`), for
+    -- trimming by age and reading from a time; events from before are stamped from their
+    -- envelopes. And the newest event on a topic, found without a scan.
+    ALTER TABLE events ADD COLUMN at INTEGER;
+    UPDATE events SET at = CAST(ROUND(
+        (julianday(json_extract(envelope, '$.timestamp')) - 2440587.5) * 86400000
+    ) AS INTEGER);
+    CREATE INDEX events_by_topic ON events (topic, id);
+",
 ];
 
 /// How long a connection waits on a lock held by another process before failing.

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use rusqlite::{Connection, TransactionBehavior, params};
 use taskhub_core::{EventFrame, EventId, EventType, Task, Timestamp};
 use taskhub_engine::{
-    Answer, Applied, CommitSink, EngineError, Idempotency, NewEvent, NewTask, TaskPatch, task_event,
+    Answer, Applied, CommitSink, EngineError, Idempotency, NewEvent, NewTask, Retention, TaskPatch,
+    task_event,
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
@@ -37,6 +38,13 @@ pub(crate) enum WriteOp {
     /// succeed. Being answered after every frame queued before it, it also settles.
     Ping {
         reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    /// A step of trimming by age: after its group, deletes up to [`Retention::TRIM_STEP`]
+    /// of the oldest events stamped before `before`, in a transaction of its own, and
+    /// answers how many it deleted.
+    Trim {
+        before: Timestamp,
+        reply: oneshot::Sender<Result<usize, EngineError>>,
     },
     /// Commit what is queued before this, then stop.
     Close {
@@ -64,6 +72,7 @@ impl std::fmt::Debug for WriteOp {
             Self::Write(Write::Publish { .. }) => "Publish",
             Self::Write(Write::Task { .. }) => "Task",
             Self::Ping { .. } => "Ping",
+            Self::Trim { .. } => "Trim",
             Self::Close { .. } => "Close",
         })
     }
@@ -110,6 +119,7 @@ struct Writer {
     /// The exclusive lock on the database's lock file (`schema::lock_exclusive`), held as
     /// long as this thread writes, so a second server on the same file is refused.
     _lock: std::fs::File,
+    /// How many of the newest events to keep (age is trimmed by `WriteOp::Trim`).
     history_size: u64,
     /// The last id committed. Only this thread reads or writes it.
     last_id: EventId,
@@ -179,9 +189,28 @@ impl Writer {
         let mut staged = Vec::with_capacity(batch.len());
         let mut frames = Vec::new();
         let mut probes = Vec::new();
+        let mut trims = Vec::new();
         let before = self.last_id;
-        let ops = batch.drain(..);
-        let result = self.transaction(ops, &mut staged, &mut frames, &mut probes, &mut close);
+        // Probes, trims and the close are answered after the group; the writes are the group.
+        let writes = batch.drain(..).filter_map(|op| match op {
+            WriteOp::Write(write) => Some(write),
+            WriteOp::Ping { reply } => {
+                probes.push(reply);
+                None
+            }
+            WriteOp::Trim {
+                before: cutoff,
+                reply,
+            } => {
+                trims.push((cutoff, reply));
+                None
+            }
+            WriteOp::Close { reply } => {
+                close = Some(reply);
+                None
+            }
+        });
+        let result = self.transaction(writes, &mut staged, &mut frames);
         match result {
             Ok(()) => {
                 // Answers first: the callers' wake-ups then queue ahead of the subscribers'
@@ -196,6 +225,13 @@ impl Writer {
                 self.last_id = before;
                 staged.into_iter().for_each(|s| s.fail(&e));
             }
+        }
+        for (cutoff, reply) in trims {
+            let trimmed = self.trim_expired(cutoff).map_err(|e| {
+                error!(error = %e, "trimming expired events failed");
+                EngineError::Unavailable(e.to_string())
+            });
+            let _ = reply.send(trimmed);
         }
         if !probes.is_empty() {
             let ready = self.heartbeat().map_err(|e| e.to_string());
@@ -219,30 +255,34 @@ impl Writer {
         self.space.check()
     }
 
+    /// Deletes up to `Retention::TRIM_STEP` of the oldest events stamped before `before`,
+    /// in a transaction of its own: one step holds the writer for milliseconds, and the
+    /// publishes queued meanwhile commit before the next step.
+    fn trim_expired(&mut self, before: Timestamp) -> Result<usize, SqliteError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let deleted = tx
+            .prepare_cached(
+                "DELETE FROM events WHERE id IN \
+                 (SELECT id FROM events ORDER BY id LIMIT ?1) AND at < ?2",
+            )?
+            .execute(params![Retention::TRIM_STEP as i64, before.unix_millis()])?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
     fn transaction(
         &mut self,
-        ops: impl Iterator<Item = WriteOp>,
+        writes: impl Iterator<Item = Write>,
         staged: &mut Vec<Staged>,
         frames: &mut Vec<Arc<EventFrame>>,
-        probes: &mut Vec<oneshot::Sender<Result<(), EngineError>>>,
-        close: &mut Option<oneshot::Sender<()>>,
     ) -> Result<(), SqliteError> {
         let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut last_id = self.last_id;
-        for op in ops {
-            let write = match op {
-                WriteOp::Write(write) => write,
-                WriteOp::Ping { reply } => {
-                    probes.push(reply);
-                    continue;
-                }
-                WriteOp::Close { reply } => {
-                    *close = Some(reply);
-                    continue;
-                }
-            };
+        for write in writes {
             let (frames_before, last_before) = (frames.len(), last_id);
             let savepoint = tx.savepoint()?;
             let (answer, ok) = match write {
@@ -297,9 +337,15 @@ impl Writer {
         if last_id != self.last_id {
             tx.prepare_cached("UPDATE event_log SET last_event_id = ?1")?
                 .execute([last_id.get()])?;
+            // Bounded, so a smaller `--history-size` after a restart trims the surplus over
+            // many groups rather than holding the writer for one long delete.
             let keep_after = last_id.get().saturating_sub(self.history_size);
-            tx.prepare_cached("DELETE FROM events WHERE id <= ?1")?
-                .execute([keep_after])?;
+            let most = Retention::TRIM_STEP as u64 + (last_id.get() - self.last_id.get());
+            tx.prepare_cached(
+                "DELETE FROM events WHERE id IN \
+                 (SELECT id FROM events WHERE id <= ?1 ORDER BY id LIMIT ?2)",
+            )?
+            .execute([keep_after, most])?;
         }
         tx.commit()?;
         self.last_id = last_id;
@@ -316,11 +362,12 @@ fn append(
     frames: &mut Vec<Arc<EventFrame>>,
 ) -> Result<EventId, SqliteError> {
     let id = last_id.next();
-    let (envelope, frame) = event.commit(id, Timestamp::now());
+    let at = Timestamp::now();
+    let (envelope, frame) = event.commit(id, at);
     let mercure = frame.mercure_fields();
     conn.prepare_cached(
-        "INSERT INTO events (id, event, topic, private, envelope, mercure_id, mercure) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO events (id, event, topic, private, envelope, mercure_id, mercure, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         id.get(),
@@ -330,6 +377,7 @@ fn append(
         envelope,
         mercure.map(|fields| fields.id.as_str()),
         mercure.map(|fields| fields.to_stored()),
+        at.unix_millis(),
     ])?;
     frames.push(Arc::new(frame));
     *last_id = id;

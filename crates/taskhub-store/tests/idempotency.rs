@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::value::to_raw_value;
 use taskhub_core::{EventFrame, EventId, EventType, IdempotencyKey, TaskStatus};
 use taskhub_engine::{
-    EngineError, EventLog, Fingerprint, Idempotency, NewEvent, NewTask, TaskPatch, TaskStore,
+    EngineError, EventLog, Fingerprint, Idempotency, NewEvent, NewTask, Retention, TaskPatch,
+    TaskStore,
 };
 use taskhub_store::{DatabaseUrl, Store, StoreOptions};
 
@@ -44,7 +45,10 @@ fn open(dir: &tempfile::TempDir) -> (Store, Seen) {
         Box::new(move |frame| seen.lock().expect("lock").push(frame))
     };
     let options = StoreOptions {
-        history_size: 1000,
+        retention: Retention {
+            max_events: 1000,
+            max_age: None,
+        },
         readers: 2,
     };
     (Store::open(&url, options, sink).expect("opens"), seen)

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::value::to_raw_value;
 use taskhub_core::mercure::{MercureFields, MercureTopic, ResumePoint, UpdateId};
 use taskhub_core::{EventFrame, EventId, EventType};
-use taskhub_engine::{EngineError, EventLog, NewEvent, Replay};
+use taskhub_engine::{EngineError, EventLog, NewEvent, Replay, Retention};
 use taskhub_store::{DatabaseUrl, Store, StoreOptions};
 
 const DATA: &str = "line one\nline two";
@@ -51,7 +51,10 @@ fn open(dir: &tempfile::TempDir, history_size: u64) -> (Store, Arc<Mutex<Vec<Arc
         Box::new(move |frame| seen.lock().expect("lock").push(frame))
     };
     let options = StoreOptions {
-        history_size,
+        retention: Retention {
+            max_events: history_size,
+            max_age: None,
+        },
         readers: 2,
     };
     (Store::open(&url, options, sink).expect("opens"), seen)

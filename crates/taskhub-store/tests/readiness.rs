@@ -3,7 +3,7 @@
 
 use serde_json::value::to_raw_value;
 use taskhub_core::{EventId, EventType};
-use taskhub_engine::{EngineError, EventLog, NewEvent, Replay, TaskStore};
+use taskhub_engine::{EngineError, EventLog, NewEvent, Replay, Retention, TaskStore};
 use taskhub_store::{DatabaseUrl, Store, StoreOptions};
 
 fn note() -> NewEvent {
@@ -19,7 +19,10 @@ fn note() -> NewEvent {
 fn open(path: &std::path::Path) -> Store {
     let url: DatabaseUrl = format!("sqlite://{}", path.display()).parse().expect("url");
     let options = StoreOptions {
-        history_size: 100,
+        retention: Retention {
+            max_events: 100,
+            max_age: None,
+        },
         readers: 1,
     };
     Store::open(&url, options, Box::new(|_frame| {})).expect("opens")

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use taskhub_client::{DEFAULT_BASE_URL, ListenOptions, PublishOptions};
+use taskhub_client::{DEFAULT_BASE_URL, HistoryOptions, ListenOptions, PublishOptions};
 use taskhub_server::{
     AuthHookConfig, Config, CorsOrigins, JwtConfig, MercureConfig, MercureKey, MercureKeys,
     RedisUrl, Server, SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies, defaults,
@@ -31,6 +31,9 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Print each event's envelope as one JSON line; reconnect and resume after any drop.
     Listen(ListenArgs),
+    /// Print the events the server keeps, one envelope per JSON line, oldest first; with
+    /// --follow, go on with live events.
+    History(HistoryArgs),
     /// Publish one event and print the server's answer.
     Publish(PublishArgs),
     /// Mint an HS256 token for a server started with --jwt-secret (or, with --mercure,
@@ -75,6 +78,38 @@ struct ListenArgs {
     /// Start after this event id (replays what came after it).
     #[arg(long)]
     last_event_id: Option<String>,
+    /// A JWT, sent as `Authorization: Bearer`.
+    #[arg(long, env = "TASKHUB_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct HistoryArgs {
+    /// The server's base URL.
+    #[arg(default_value = DEFAULT_BASE_URL)]
+    url: String,
+    /// Only these event types (comma-separated; a trailing `*` is a prefix).
+    #[arg(long)]
+    types: Option<String>,
+    /// Only these topics (comma-separated; a trailing `*` is a prefix).
+    #[arg(long)]
+    topics: Option<String>,
+    /// Only events committed at or after this time (RFC 3339, e.g. 2026-11-24T12:00:00Z).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only events after this id.
+    #[arg(long)]
+    after: Option<String>,
+    /// Newest first.
+    #[arg(long, conflicts_with = "follow")]
+    newest_first: bool,
+    /// Print at most this many events.
+    #[arg(long, conflicts_with = "follow")]
+    limit: Option<usize>,
+    /// After the history, go on with live events (resuming after any drop) until
+    /// interrupted.
+    #[arg(long)]
+    follow: bool,
     /// A JWT, sent as `Authorization: Bearer`.
     #[arg(long, env = "TASKHUB_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -232,6 +267,10 @@ struct ServeArgs {
     /// Newest events kept for replay with Last-Event-ID.
     #[arg(long, env = "TASKHUB_HISTORY_SIZE", default_value_t = defaults::HISTORY_SIZE)]
     history_size: u64,
+    /// Also trim events older than this (e.g. 7d, 12h, 1d12h, 90s), in the background;
+    /// whichever of size and age trims first wins [default: none, size alone]
+    #[arg(long, env = "TASKHUB_HISTORY_MAX_AGE", value_parser = taskhub_server::parse_age)]
+    history_max_age: Option<Duration>,
     /// Largest request body, in bytes.
     #[arg(long, env = "TASKHUB_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -280,6 +319,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => (*args).run().await,
             Command::Listen(args) => args.run().await,
+            Command::History(args) => args.run().await,
             Command::Publish(args) => args.run().await,
             Command::Token(args) => args.run(),
         }
@@ -328,6 +368,7 @@ impl ServeArgs {
             client_buffer: self.client_buffer,
             slow_client_policy: self.slow_client_policy,
             history_size: self.history_size,
+            history_max_age: self.history_max_age,
             max_body_bytes: self.max_body_bytes,
             max_event_bytes: self.max_event_bytes,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
@@ -389,16 +430,42 @@ impl ListenArgs {
             token: self.token,
             last_event_id: self.last_event_id,
         };
-        let cancel = CancellationToken::new();
-        let on_signal = cancel.clone();
-        let signalled = shutdown_signal().context("cannot listen for SIGINT and SIGTERM")?;
-        tokio::spawn(async move {
-            signalled.await;
-            on_signal.cancel();
-        });
+        let cancel = cancel_on_signal()?;
         taskhub_client::listen(&options, &mut std::io::stdout(), &cancel).await?;
         Ok(())
     }
+}
+
+impl HistoryArgs {
+    async fn run(self) -> anyhow::Result<()> {
+        init_logging(LogFormat::Text, "warn");
+        let options = HistoryOptions {
+            base_url: self.url,
+            types: self.types,
+            topics: self.topics,
+            since: self.since,
+            after: self.after,
+            newest_first: self.newest_first,
+            limit: self.limit,
+            follow: self.follow,
+            token: self.token,
+        };
+        let cancel = cancel_on_signal()?;
+        taskhub_client::history(&options, &mut std::io::stdout(), &cancel).await?;
+        Ok(())
+    }
+}
+
+/// A token cancelled by the first SIGINT or SIGTERM.
+fn cancel_on_signal() -> anyhow::Result<CancellationToken> {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    let signalled = shutdown_signal().context("cannot listen for SIGINT and SIGTERM")?;
+    tokio::spawn(async move {
+        signalled.await;
+        on_signal.cancel();
+    });
+    Ok(cancel)
 }
 
 impl PublishArgs {

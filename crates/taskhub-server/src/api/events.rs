@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use taskhub_core::{EventType, Filter, Topic};
+use taskhub_core::{EventType, Filter, Timestamp, Topic};
 use taskhub_engine::NewEvent;
 use utoipa::openapi::schema::{
     ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
@@ -23,7 +23,8 @@ use crate::edge::publish::{append, check_data_size};
 use crate::edge::{resume, stream};
 use crate::error::ApiError;
 use crate::error::openapi::{StreamErrors, WriteErrors};
-use crate::limits::MAX_BATCH_EVENTS;
+use crate::history::{self, Selection};
+use crate::limits::{MAX_BATCH_EVENTS, MAX_REWIND};
 use crate::rate_limit::{ConnectAllowed, WriteAllowed};
 use crate::state::AppState;
 use crate::subscription::{Resume, View};
@@ -121,6 +122,14 @@ pub(crate) struct StreamParams {
     topics: Option<String>,
     /// Resume after this id (the `Last-Event-ID` header wins when both are given).
     last_event_id: Option<String>,
+    /// Start with the newest N events (0 to 1000) this stream would receive, then go
+    /// live. Ignored when the stream resumes with a last event id.
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 1000)]
+    rewind: Option<String>,
+    /// Start with the events committed at or after this time (RFC 3339), then go live.
+    /// Ignored when the stream resumes with a last event id; not with `rewind`.
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-11-24T12:00:00Z")]
+    since: Option<String>,
     /// `false` leaves out the `event:` lines, so `onmessage` receives everything.
     #[param(value_type = Option<bool>)]
     typed: Option<String>,
@@ -130,7 +139,8 @@ pub(crate) struct StreamParams {
     _access_token: Option<serde::de::IgnoredAny>,
 }
 
-/// `GET /events/stream`: replay after the client's last id, then live events.
+/// `GET /events/stream`: replay after the client's last id (or the newest `rewind`
+/// events, or those `since` a time), then live events.
 #[utoipa::path(get, path = "/events/stream", tag = "events", security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
     params(StreamParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this id")),
     responses(
@@ -162,23 +172,73 @@ pub(crate) async fn stream(
             });
         }
     };
+    let start = Start::parse(&params)?;
     let last_event_id = resume::last_event_id(&headers, params.last_event_id);
     let access = caller.check_subscribe(&filter)?;
     let permit = stream::admit(&state)?;
+    // Taken before the log is read for this stream (rewind, since, replay): every event is
+    // then in what is read, or in the ring, or both.
+    let live = state.hub.subscribe();
+    let selection = Selection { filter, access };
     let resume = match last_event_id {
-        None => Resume::Live,
         Some(raw) => match raw.parse() {
             Ok(id) => Resume::After(id),
             Err(_) => Resume::Unknown(raw),
         },
+        None => match start {
+            Start::Now => Resume::Live,
+            Start::Rewind(count) => history::rewind_start(&state.events, &selection, count)
+                .await?
+                .map_or(Resume::Live, Resume::After),
+            Start::Since(at) => Resume::After(state.events.position_at(at).await?),
+        },
     };
+    let Selection { filter, access } = selection;
     let view = View::Native {
         filter,
         access,
         typed,
     };
-    let live = state.hub.subscribe();
     Ok(stream::respond(&state, view, resume, live, permit))
+}
+
+/// Where a stream without a last event id starts.
+enum Start {
+    Now,
+    /// With the newest N events it would receive.
+    Rewind(usize),
+    /// With the events committed at or after a time.
+    Since(Timestamp),
+}
+
+impl Start {
+    fn parse(params: &StreamParams) -> Result<Self, ApiError> {
+        let bad = |param: &str, detail: String| ApiError::BadParameter {
+            param: param.into(),
+            detail,
+        };
+        match (params.rewind.as_deref(), params.since.as_deref()) {
+            (None, None) => Ok(Self::Now),
+            (Some(_), Some(_)) => Err(bad(
+                "since",
+                "`rewind` and `since` each say where the stream starts: give one".into(),
+            )),
+            (Some(text), None) => text
+                .parse()
+                .ok()
+                .filter(|count| *count <= MAX_REWIND)
+                .map(Self::Rewind)
+                .ok_or_else(|| {
+                    bad(
+                        "rewind",
+                        format!("`rewind` is 0 to {MAX_REWIND} events, got {text:?}"),
+                    )
+                }),
+            (None, Some(text)) => Timestamp::parse(text)
+                .map(Self::Since)
+                .map_err(|e| bad("since", e.to_string())),
+        }
+    }
 }
 
 /// One event to publish (describes the body; the handler reads it field by field, to

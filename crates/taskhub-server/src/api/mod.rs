@@ -1,4 +1,5 @@
-//! TaskHub's own API: publishing and subscribing (`events`), the tasks (`tasks`), the
+//! TaskHub's own API: publishing and subscribing (`events`), reading the log as pages
+//! (`history`), the tasks (`tasks`), the
 //! operations endpoints (`health`, `metrics`), and the task board (`board`). Each
 //! handler's file also holds the types its OpenAPI description names; `fields` reads
 //! JSON bodies field by field, so errors name the field at fault.
@@ -9,5 +10,6 @@ pub(crate) mod board;
 pub(crate) mod events;
 mod fields;
 pub(crate) mod health;
+pub(crate) mod history;
 pub(crate) mod metrics;
 pub(crate) mod tasks;

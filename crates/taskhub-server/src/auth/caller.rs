@@ -136,6 +136,25 @@ impl TaskhubCaller {
             expires_at: grants.expires_at,
         })
     }
+
+    /// What reading one topic may show (`GET /topics/{topic}/latest`); 403 if the token's
+    /// `subscribe` selectors do not cover it.
+    pub(crate) fn check_read_topic(&self, topic: &Topic) -> Result<Access, ApiError> {
+        let Self::Token(grants) = self else {
+            return Ok(Access::default());
+        };
+        let wanted = Selector::Exact(topic.as_str().into());
+        if !grants.subscribe.iter().any(|s| s.covers(&wanted)) {
+            return Err(ApiError::Forbidden(format!(
+                "the token's `subscribe` selectors do not cover the topic {:?}",
+                topic.as_str()
+            )));
+        }
+        Ok(Access {
+            private_topics: grants.subscribe.clone(),
+            expires_at: grants.expires_at,
+        })
+    }
 }
 
 impl<S> FromRequestParts<S> for TaskhubCaller
@@ -218,10 +237,15 @@ impl Access {
     /// Whether this subscriber may receive the event at all.
     pub(crate) fn may_see(&self, frame: &EventFrame) -> bool {
         !frame.is_private()
-            || frame.topic().is_some_and(|topic| {
-                self.private_topics
-                    .iter()
-                    .any(|s| s.matches(topic.as_str()))
-            })
+            || frame
+                .topic()
+                .is_some_and(|topic| self.sees_private_on(topic))
+    }
+
+    /// Whether this subscriber receives the private events on `topic`.
+    pub(crate) fn sees_private_on(&self, topic: &Topic) -> bool {
+        self.private_topics
+            .iter()
+            .any(|s| s.matches(topic.as_str()))
     }
 }

@@ -13,11 +13,14 @@
 
 mod store_url;
 
+use std::sync::Arc;
 use taskhub_cluster::{PgTasks, RedisLog};
 use taskhub_core::mercure::ResumePoint;
-use taskhub_core::{EventId, Task, TaskId, TaskStatus};
+
+use taskhub_core::{EventFrame, EventId, Task, TaskId, TaskStatus, Timestamp, Topic};
 use taskhub_engine::{
-    Applied, CommitSink, EngineError, Idempotency, NewEvent, NewTask, Replay, TaskPatch,
+    Applied, CommitSink, EngineError, IdRange, Idempotency, NewEvent, NewTask, Order, Replay,
+    Retention, TaskPatch,
 };
 use taskhub_store::{Store, StoreOptions};
 
@@ -78,14 +81,14 @@ pub(crate) async fn open(
     match (&config.database_url, &config.redis_url) {
         (StoreUrl::Sqlite(url), None) => {
             let options = StoreOptions {
-                history_size: config.history_size,
+                retention: retention(config),
                 readers: STORE_READERS,
             };
             let store = Store::open(url, options, sink).map_err(OpenError::Store)?;
             Ok((EventLog::Sqlite(store.clone()), TaskStore::Sqlite(store)))
         }
         (StoreUrl::Postgres(postgres), Some(redis)) => {
-            let log = RedisLog::connect(redis, config.history_size, config.client_buffer, sink)
+            let log = RedisLog::connect(redis, retention(config), config.client_buffer, sink)
                 .await
                 .map_err(OpenError::Cluster)?;
             let tasks = match PgTasks::connect(postgres, log.clone()).await {
@@ -99,6 +102,13 @@ pub(crate) async fn open(
         }
         (StoreUrl::Sqlite(url), Some(_)) => Err(OpenError::RedisWithSqlite(url.to_string())),
         (StoreUrl::Postgres(_), None) => Err(OpenError::PostgresWithoutRedis),
+    }
+}
+
+fn retention(config: &Config) -> Retention {
+    Retention {
+        max_events: config.history_size,
+        max_age: config.history_max_age,
     }
 }
 
@@ -149,6 +159,31 @@ impl EventLog {
     /// Up to `limit` events after `after`, or [`Replay::Unavailable`].
     pub(crate) async fn replay(&self, after: EventId, limit: usize) -> Result<Replay, EngineError> {
         on_event_log!(self, replay(after, limit))
+    }
+
+    /// Up to `limit` of the events kept in `range`, in `order` (from a reader, never the
+    /// writer).
+    pub(crate) async fn read(
+        &self,
+        range: IdRange,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<Arc<EventFrame>>, EngineError> {
+        on_event_log!(self, read(range, order, limit))
+    }
+
+    /// The id to replay after for the events committed at or after `at`.
+    pub(crate) async fn position_at(&self, at: Timestamp) -> Result<EventId, EngineError> {
+        on_event_log!(self, position_at(at))
+    }
+
+    /// The newest event kept on `topic` (the newest public one, without `private`).
+    pub(crate) async fn latest(
+        &self,
+        topic: &Topic,
+        private: bool,
+    ) -> Result<Option<Arc<EventFrame>>, EngineError> {
+        on_event_log!(self, latest(topic, private))
     }
 
     /// The id to replay after for a Mercure subscriber resuming from `point`; `None` when

@@ -27,6 +27,9 @@ problem_responses! {
     StreamErrors: 400, 401, 403, 429, 503;
     ListErrors: 400, 401, 503;
     ReadErrors: 401, 404, 503;
+    HistoryErrors: 400, 401, 403, 503;
+    EventReadErrors: 401, 403, 404, 503;
+    TopicReadErrors: 400, 401, 403, 404, 503;
     DeleteErrors: 400, 401, 403, 404, 422, 429, 503;
     StatusErrors: 400, 401, 403, 404, 422, 429, 503;
     ReadyErrors: 503;
@@ -42,8 +45,8 @@ fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
             let description = match status {
                 400 => "Malformed JSON, query parameter (named in `parameter`), form field (in `field`) or header (in `header`: a malformed Idempotency-Key)",
                 401 => "No or bad credentials",
-                403 => "The credentials do not cover the topic",
-                404 => "No such task",
+                403 => "The credentials do not cover the topic (or the private event's topic)",
+                404 => "No such task, or no such event kept (none on the topic, for a topic's latest)",
                 408 => "The body arrived too slowly",
                 413 => "The body is over --max-body-bytes",
                 415 => "The body is not application/x-www-form-urlencoded",

@@ -562,3 +562,49 @@ async fn task_text_postgres_cannot_hold_as_text_still_round_trips() {
         (json!("a\u{0}b"), json!("c\u{0}d"))
     );
 }
+
+/// What the maintenance task keeps bounded: the topics' latest events (issue 16) are
+/// forgotten once trimmed, by size or by age, and age trims the stream for every node.
+#[tokio::test]
+async fn trimmed_events_leave_no_latest_behind_and_age_trims_for_every_node() {
+    if cluster_mode() {
+        return;
+    }
+    let cluster = ClusterBackend::start();
+    let flags = ["--history-size", "5", "--history-max-age", "2s"];
+    let (first, second) = (
+        spawn_node(&cluster, &flags, &[]),
+        spawn_node(&cluster, &flags, &[]),
+    );
+    for i in 0..50 {
+        let topic = format!("t/{i}");
+        first.publish("a", json!(i), Some(&topic)).await;
+    }
+    let remembered =
+        |hash: &str| -> usize { cluster.redis.cli(&["HLEN", hash]).parse().expect("a count") };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while remembered("taskhub:latest") > 5 || remembered("taskhub:latest_public") > 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "trimmed topics stay remembered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let latest: Value = second.get_json("/topics/t/49/latest").await;
+    assert_eq!(latest["data"], 49);
+    problem(second.get("/topics/t/0/latest").await, 404).await;
+    while remembered("taskhub:latest") > 0 || cluster.redis.cli(&["XLEN", "taskhub:events"]) != "0"
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expired events stay"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    problem(second.get("/topics/t/49/latest").await, 404).await;
+    assert_eq!(
+        second.publish("a", json!("next"), None).await,
+        "51",
+        "ids go on"
+    );
+}

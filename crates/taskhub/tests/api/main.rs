@@ -18,6 +18,7 @@ mod cluster;
 mod connections;
 mod deploy;
 mod errors;
+mod history;
 mod idempotency;
 mod jwks;
 mod library_clients;
