@@ -66,8 +66,8 @@ pub enum AuthHookConfigError {
     #[error("--auth-hook-forward: {0:?} is neither cookie:NAME nor header:NAME")]
     BadCredential(String),
     #[error(
-        "--auth-hook-forward: {0:?} carries TaskHub's own tokens; the hook is asked only \
-         when there is no valid token"
+        "--auth-hook-forward: {0:?} carries TaskHub's own tokens (forward one cookie by \
+         name, cookie:NAME); the hook is asked only when there is no valid token"
     )]
     OwnCredential(String),
     #[error("--auth-hook-timeout-ms must be from 1 to 60000")]
@@ -100,7 +100,11 @@ impl Credential {
         };
         let own = match &credential {
             Self::Cookie(name) => name == "taskhub_token",
-            Self::Header(name) => name == axum::http::header::AUTHORIZATION,
+            // The whole `Cookie` header would carry every cookie, TaskHub's token among
+            // them: name the one cookie instead.
+            Self::Header(name) => {
+                name == axum::http::header::AUTHORIZATION || name == axum::http::header::COOKIE
+            }
         };
         if own {
             return Err(AuthHookConfigError::OwnCredential(text.to_owned()));
@@ -396,7 +400,11 @@ mod tests {
                 "{bad}"
             );
         }
-        for own in ["cookie:taskhub_token", "header:Authorization"] {
+        for own in [
+            "cookie:taskhub_token",
+            "header:Authorization",
+            "header:cookie",
+        ] {
             assert!(
                 matches!(
                     config(&[own]).build(),
