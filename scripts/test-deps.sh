@@ -2,7 +2,7 @@
 # Installs what the client tests need, and does nothing when it is all there:
 # - Debian's chromium (the browser tests) and nginx (the reverse-proxy test);
 # - tests/js's npm packages (playwright-core, eventsource, axe-core) into tests/js/node_modules;
-# - tests/python's packages (httpx-sse, aiohttp) into .test-deps/python.
+# - tests/python's packages (httpx-sse, aiohttp, cryptography) into .test-deps/python.
 # Needs node/npm and python3 with pip; apt-get runs as root or through sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::auth::JwtConfig;
+use crate::auth::{AuthHookConfig, JwtConfig};
 use taskhub_cluster::RedisUrl;
 
 use crate::backend::StoreUrl;
@@ -42,6 +42,8 @@ pub mod defaults {
     pub const MAX_HEADER_BYTES: usize = 16 * 1024;
     /// How long an `Idempotency-Key` is remembered: a day, as Stripe's API does.
     pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+    /// How long the auth hook has to answer.
+    pub const AUTH_HOOK_TIMEOUT: Duration = Duration::from_millis(2000);
 }
 
 /// The bounds [`Config::validate`] holds settings to.
@@ -63,8 +65,10 @@ pub struct Config {
     pub redis_url: Option<RedisUrl>,
     /// Serve on a non-loopback address with authentication off.
     pub allow_unauthenticated: bool,
-    /// Token verification; no key means authentication is off.
+    /// Token verification; no key (and no hook) means authentication is off.
     pub jwt: JwtConfig,
+    /// The application's auth hook, asked about requests without a valid token.
+    pub auth_hook: Option<AuthHookConfig>,
     /// The Mercure hub at `/.well-known/mercure`; `None` turns it off.
     pub mercure: Option<MercureConfig>,
     /// Browser origins allowed to call the API (CORS).
@@ -123,6 +127,7 @@ impl Default for Config {
             redis_url: None,
             allow_unauthenticated: false,
             jwt: JwtConfig::default(),
+            auth_hook: None,
             mercure: None,
             cors_origins: CorsOrigins::default(),
             connect_rate: defaults::CONNECT_RATE,

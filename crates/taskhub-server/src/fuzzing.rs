@@ -1,14 +1,16 @@
 //! Entry points for the fuzz targets in `fuzz/`, compiled only with the `fuzzing`
 //! feature: the parsers that face untrusted bytes, each returning whether it accepted.
 
+use std::future::Future;
 use std::sync::LazyLock;
+use std::task::{Context, Poll, Waker};
 
 use serde_json::Value;
 use taskhub_core::mercure::UpdateId;
 use taskhub_engine::NewEvent;
 
 use crate::api::{events, tasks};
-use crate::auth::{JwtConfig, Verifier, grants};
+use crate::auth::{JwtConfig, Verifier, grants, jwks};
 use crate::config::defaults::MAX_EVENT_BYTES;
 
 /// `POST /events`: the events a body would publish, if it is accepted.
@@ -40,11 +42,24 @@ pub fn jwt(token: &str) -> bool {
             secret: Some(JWT_SECRET.into()),
             ..JwtConfig::default()
         };
-        config.verifier().ok().flatten()
+        config.fixed_verifier().ok().flatten()
     });
-    VERIFIER
-        .as_ref()
-        .is_some_and(|verifier| grants(verifier, token).is_ok())
+    let Some(verifier) = VERIFIER.as_ref() else {
+        return false;
+    };
+    // A fixed key's check never waits (only a key set's refetch does): one poll ends it.
+    let check = std::pin::pin!(grants(verifier, "taskhub", token));
+    let mut context = Context::from_waker(Waker::noop());
+    matches!(check.poll(&mut context), Poll::Ready(Ok(_)))
+}
+
+/// The most keys [`jwks`] accepts in one document.
+pub const JWKS_MAX_KEYS: usize = jwks::MAX_KEYS;
+
+/// A JWKS document, as a key-set fetch would read it: how many usable keys it holds,
+/// or `None` when it is refused. Never a panic, whatever the bytes.
+pub fn jwks(document: &[u8]) -> Option<usize> {
+    jwks::parse(document).ok().map(|keys| keys.len())
 }
 
 /// A Mercure publish body: the event it would store, if it is accepted.

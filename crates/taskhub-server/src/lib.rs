@@ -49,13 +49,16 @@ mod subscription;
 mod tls;
 
 pub use age::{ParseAgeError, parse_age};
-pub use auth::{JwtConfig, JwtConfigError, MIN_SECRET_BYTES};
+pub use auth::{
+    AuthHookConfig, AuthHookConfigError, JwtConfig, JwtConfigError, MIN_SECRET_BYTES,
+    OutboundUrlError,
+};
 pub use backend::{ParseStoreUrlError, RedisUrl, StoreUrl};
 pub use client_addr::TrustedProxies;
 pub use config::{Config, ConfigError, defaults};
 pub use connection_budget::BudgetError;
 pub use edge::cors::{BadOrigin, CorsOrigins};
-pub use mercure::{MercureConfig, MercureConfigError, MercureKey};
+pub use mercure::{MercureConfig, MercureConfigError, MercureKey, MercureKeys};
 pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;
 pub use subscription::SlowClientPolicy;

@@ -34,6 +34,12 @@ pub(crate) struct Metrics {
     pub(crate) resets: Counter,
     pub(crate) store_errors: Counter,
     pub(crate) write_timeouts: Counter,
+    pub(crate) jwks_fetches: Counter,
+    pub(crate) jwks_fetch_failures: Counter,
+    pub(crate) auth_hook_calls: Counter,
+    pub(crate) auth_hook_cache_hits: Counter,
+    pub(crate) auth_hook_refusals: Counter,
+    pub(crate) auth_hook_failures: Counter,
     pub(crate) publish_duration: Histogram,
 }
 
@@ -57,6 +63,12 @@ impl Metrics {
             resets: Counter::new(),
             store_errors: Counter::new(),
             write_timeouts: Counter::new(),
+            jwks_fetches: Counter::new(),
+            jwks_fetch_failures: Counter::new(),
+            auth_hook_calls: Counter::new(),
+            auth_hook_cache_hits: Counter::new(),
+            auth_hook_refusals: Counter::new(),
+            auth_hook_failures: Counter::new(),
             publish_duration: Histogram::new(),
         }
     }
@@ -157,6 +169,36 @@ impl Metrics {
                 "taskhub_write_timeouts_total",
                 "Connections closed because the client left response bytes unread for --write-timeout-secs.",
                 &self.write_timeouts,
+            ),
+            (
+                "taskhub_jwks_fetches_total",
+                "Fetches of a JWKS key set (--jwt-jwks-url, --mercure-jwks-url): at start, on refresh, and for a token with an unknown kid.",
+                &self.jwks_fetches,
+            ),
+            (
+                "taskhub_jwks_fetch_failures_total",
+                "JWKS fetches that failed (no answer, not 200, or not a usable key set); the cached keys stay in use.",
+                &self.jwks_fetch_failures,
+            ),
+            (
+                "taskhub_auth_hook_calls_total",
+                "Requests to the auth hook (--auth-hook-url): credentials without a cached answer.",
+                &self.auth_hook_calls,
+            ),
+            (
+                "taskhub_auth_hook_cache_hits_total",
+                "Requests let in by a cached auth hook answer, without calling the hook.",
+                &self.auth_hook_cache_hits,
+            ),
+            (
+                "taskhub_auth_hook_refusals_total",
+                "Auth hook answers of 401 or 403, passed on to the client.",
+                &self.auth_hook_refusals,
+            ),
+            (
+                "taskhub_auth_hook_failures_total",
+                "Auth hook calls that failed (no answer in time, another status, a malformed answer): the request got 503.",
+                &self.auth_hook_failures,
             ),
         ];
         for (name, help, counter) in counters {

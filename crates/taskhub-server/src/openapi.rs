@@ -47,7 +47,7 @@ use crate::state::AppState;
 )]
 pub(crate) struct ApiDoc;
 
-/// The three places a JWT may travel, when `--jwt-secret` is set.
+/// The three places a JWT may travel, when authentication is on (docs/auth.md).
 struct Credentials;
 
 impl Modify for Credentials {
@@ -59,6 +59,15 @@ impl Modify for Credentials {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT signed with --jwt-secret (HS256), the key of --jwt-public-key \
+                         (RS256/ES256), or a key of the --jwt-jwks-url key set \
+                         (RS256/ES256/EdDSA, the key fixing the algorithm); `iss` and `aud` \
+                         checked when --jwt-issuer and --jwt-audience are set. With \
+                         --auth-hook-url, a request without a valid token may instead carry \
+                         the application's own credentials (--auth-hook-forward), which the \
+                         hook judges; a key set never fetched or a hook down answers 503.",
+                    ))
                     .build(),
             ),
         );

@@ -18,7 +18,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::auth::{JwtConfigError, TaskhubTokens};
+use crate::auth::{AuthHookConfig, AuthHookConfigError, JwtConfigError, KeySets, TaskhubTokens};
 use crate::backend::{self, OpenError};
 use crate::config::{Config, ConfigError};
 use crate::connection_budget::{BudgetError, ConnectionBudget};
@@ -43,6 +43,8 @@ pub enum StartError {
     UnauthenticatedExposure(SocketAddr),
     #[error("invalid JWT settings: {0}")]
     Jwt(#[from] JwtConfigError),
+    #[error("invalid auth hook settings: {0}")]
+    AuthHook(#[from] AuthHookConfigError),
     #[error("invalid Mercure settings: {0}")]
     Mercure(#[from] MercureConfigError),
     #[error(transparent)]
@@ -84,16 +86,28 @@ pub struct Server {
 impl Server {
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         config.validate()?;
-        let tokens = TaskhubTokens::new(config.jwt.verifier()?);
-        let mercure = config
-            .mercure
+        let shutdown = CancellationToken::new();
+        // Key sets are fetched once here, before the server answers anything, and
+        // refreshed in the background until shutdown.
+        let mut key_sets = KeySets::new(shutdown.clone());
+        let hook = config
+            .auth_hook
             .as_ref()
-            .map(|mercure| {
-                mercure
-                    .build(&config.cors_origins, config.tls.is_some())
-                    .map(Arc::new)
-            })
+            .map(AuthHookConfig::build)
             .transpose()?;
+        let tokens = TaskhubTokens::new(
+            config.jwt.verifier(&mut key_sets).await?,
+            config.jwt.claims_path.as_deref(),
+            hook,
+        );
+        let mercure = match &config.mercure {
+            Some(mercure) => Some(Arc::new(
+                mercure
+                    .build(&config.cors_origins, config.tls.is_some(), &mut key_sets)
+                    .await?,
+            )),
+            None => None,
+        };
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         if !tokens.required() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
             return Err(StartError::UnauthenticatedExposure(config.addr));
@@ -124,7 +138,7 @@ impl Server {
             tokens,
             mercure,
             limits,
-            shutdown: CancellationToken::new(),
+            shutdown,
         };
         Ok(Self {
             listener,

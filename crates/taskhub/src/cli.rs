@@ -11,8 +11,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, HistoryOptions, ListenOptions, PublishOptions};
 use taskhub_server::{
-    Config, CorsOrigins, JwtConfig, MIN_SECRET_BYTES, MercureConfig, MercureKey, RedisUrl, Server,
-    SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies, defaults, shutdown_signal,
+    AuthHookConfig, Config, CorsOrigins, JwtConfig, MIN_SECRET_BYTES, MercureConfig, MercureKey,
+    MercureKeys, RedisUrl, Server, SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies,
+    defaults, shutdown_signal,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -163,9 +164,41 @@ struct ServeArgs {
     /// PEM file with the RSA or EC public key for RS256/ES256 JWTs; turns authentication on.
     #[arg(long, env = "TASKHUB_JWT_PUBLIC_KEY")]
     jwt_public_key: Option<PathBuf>,
+    /// JWKS URL of an identity provider (its `jwks_uri`; https://, or http:// on loopback)
+    /// whose keys verify RS256/ES256/EdDSA JWTs, each key fixing its algorithm; turns
+    /// authentication on. See docs/auth.md.
+    #[arg(long, env = "TASKHUB_JWT_JWKS_URL")]
+    jwt_jwks_url: Option<String>,
     /// Accepted JWT algorithms, comma-separated [default: HS256, RS256 or ES256, by key]
     #[arg(long, env = "TASKHUB_JWT_ALGORITHMS", value_delimiter = ',')]
     jwt_algorithms: Vec<String>,
+    /// The `iss` every JWT must carry [default: not checked]
+    #[arg(long, env = "TASKHUB_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// A value every JWT's `aud` must hold [default: not checked]
+    #[arg(long, env = "TASKHUB_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
+    /// The claim holding the grants, taken literally (e.g. Auth0's namespaced
+    /// `https://example.com/taskhub`) [default: taskhub]
+    #[arg(long, env = "TASKHUB_JWT_CLAIMS_PATH")]
+    jwt_claims_path: Option<String>,
+    /// The application's auth hook: requests without a valid JWT are let in by what it
+    /// answers about their forwarded credentials (https://, or http:// on loopback); turns
+    /// authentication on. See docs/auth.md.
+    #[arg(long, env = "TASKHUB_AUTH_HOOK_URL", requires = "auth_hook_forward")]
+    auth_hook_url: Option<String>,
+    /// The credentials the hook gets, comma-separated: `cookie:NAME` or `header:NAME`
+    /// (e.g. cookie:sessionid,header:x-api-key); nothing else of the request is sent.
+    #[arg(
+        long,
+        env = "TASKHUB_AUTH_HOOK_FORWARD",
+        value_delimiter = ',',
+        requires = "auth_hook_url"
+    )]
+    auth_hook_forward: Vec<String>,
+    /// Milliseconds the hook has to answer; later is a 503, never a pass.
+    #[arg(long, env = "TASKHUB_AUTH_HOOK_TIMEOUT_MS", default_value_t = millis(defaults::AUTH_HOOK_TIMEOUT))]
+    auth_hook_timeout_ms: u64,
     /// Listen on a non-loopback address with authentication off.
     #[arg(long, env = "TASKHUB_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
@@ -173,6 +206,14 @@ struct ServeArgs {
     /// subscribers' tokens (a secret for HS*, a PEM public key for RS*/ES*) [default: none, hub off]
     #[arg(long, env = "TASKHUB_MERCURE_JWT_KEY", hide_env_values = true)]
     mercure_jwt_key: Option<String>,
+    /// Serve a Mercure hub whose publishers' and subscribers' tokens are verified by the
+    /// keys of this JWKS URL (instead of --mercure-jwt-key) [default: none]
+    #[arg(
+        long,
+        env = "TASKHUB_MERCURE_JWKS_URL",
+        conflicts_with = "mercure_jwt_key"
+    )]
+    mercure_jwks_url: Option<String>,
     /// Algorithm of the Mercure tokens.
     #[arg(long, env = "TASKHUB_MERCURE_JWT_ALG", default_value = "HS256")]
     mercure_jwt_alg: String,
@@ -308,8 +349,17 @@ impl ServeArgs {
                             .with_context(|| format!("cannot read {}", path.display()))
                     })
                     .transpose()?,
+                jwks_url: self.jwt_jwks_url,
                 algorithms: self.jwt_algorithms,
+                issuer: self.jwt_issuer,
+                audience: self.jwt_audience,
+                claims_path: self.jwt_claims_path,
             },
+            auth_hook: self.auth_hook_url.map(|url| AuthHookConfig {
+                url,
+                forward: self.auth_hook_forward,
+                timeout: Duration::from_millis(self.auth_hook_timeout_ms),
+            }),
             mercure,
             cors_origins: CorsOrigins::parse(&self.cors_origins)?,
             connect_rate: self.connect_rate,
@@ -345,15 +395,19 @@ impl ServeArgs {
     /// The Mercure settings from the `--mercure-*` flags; `None` leaves the hub off.
     fn mercure(&self) -> anyhow::Result<Option<MercureConfig>> {
         let key = |key: &Option<String>, algorithm: &Option<String>| {
-            key.clone().map(|key| MercureKey {
-                key,
-                algorithm: algorithm
-                    .clone()
-                    .unwrap_or_else(|| self.mercure_jwt_alg.clone()),
+            key.clone().map(|key| {
+                MercureKeys::Key(MercureKey {
+                    key,
+                    algorithm: algorithm
+                        .clone()
+                        .unwrap_or_else(|| self.mercure_jwt_alg.clone()),
+                })
             })
         };
+        let shared = key(&self.mercure_jwt_key, &None)
+            .or_else(|| self.mercure_jwks_url.clone().map(MercureKeys::KeySet));
         Ok(MercureConfig::resolve(
-            key(&self.mercure_jwt_key, &None),
+            shared,
             key(
                 &self.mercure_publisher_jwt_key,
                 &self.mercure_publisher_jwt_alg,

@@ -2,71 +2,71 @@
 //! [`TaskhubCaller`] extractor), and the checks made against it.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use serde::Deserialize;
+use serde_json::{Map, Value};
 use taskhub_core::{EventFrame, Filter, Selector, TaskId, Topic};
 
+use super::grants::{self, TaskhubGrants};
+use super::hook::{AuthHook, HookError};
 use super::jwt::{TokenError, Verifier};
+use super::keyset::KeyError;
 use super::token;
+use crate::client_addr::{ClientAddr, TrustedProxies};
 use crate::error::ApiError;
 
-/// How TaskHub's tokens are checked: `None` when no key is configured (authentication
-/// off). The one place a request's credentials become a [`TaskhubCaller`].
+/// How TaskHub's callers are authenticated: by tokens, by the auth hook, both (a valid
+/// token first, else the hook), or neither (authentication off). The one place a
+/// request's credentials become a [`TaskhubCaller`].
 #[derive(Clone, Debug, Default)]
-pub(crate) struct TaskhubTokens(Option<Arc<Verifier>>);
+pub(crate) struct TaskhubTokens {
+    check: Option<Arc<TokenCheck>>,
+    hook: Option<Arc<AuthHook>>,
+}
+
+#[derive(Debug)]
+struct TokenCheck {
+    verifier: Verifier,
+    /// The claim holding the grants (`--jwt-claims-path`).
+    claim: String,
+}
 
 impl TaskhubTokens {
-    pub(crate) fn new(verifier: Option<Verifier>) -> Self {
-        Self(verifier.map(Arc::new))
+    /// Tokens checked by `verifier`, their grants read from the claim named `claim`
+    /// (`None`: `taskhub`),
+    /// and `hook` asked for requests without a valid token.
+    pub(crate) fn new(
+        verifier: Option<Verifier>,
+        claim: Option<&str>,
+        hook: Option<AuthHook>,
+    ) -> Self {
+        Self {
+            check: verifier.map(|verifier| {
+                Arc::new(TokenCheck {
+                    verifier,
+                    claim: claim.unwrap_or(grants::DEFAULT_CLAIM).to_owned(),
+                })
+            }),
+            hook: hook.map(Arc::new),
+        }
     }
 
-    /// Whether requests need a token.
+    /// Whether requests need credentials.
     pub(crate) fn required(&self) -> bool {
-        self.0.is_some()
+        self.check.is_some() || self.hook.is_some()
     }
 }
 
-/// What a valid TaskHub token grants (its `taskhub` claim).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct TaskhubGrants {
-    pub(crate) subscribe: Vec<Selector>,
-    pub(crate) publish: Vec<Selector>,
-    /// When the token stops being valid.
-    pub(crate) expires_at: Option<SystemTime>,
-}
-
-/// The claims of a TaskHub token that TaskHub reads; others are ignored.
-#[derive(Deserialize)]
-struct TaskhubClaims {
-    exp: u64,
-    #[serde(default)]
-    taskhub: TaskhubClaim,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct TaskhubClaim {
-    subscribe: Vec<String>,
-    publish: Vec<String>,
-}
-
-/// Verifies a TaskHub token and reads what its `taskhub` claim grants.
-pub(crate) fn grants(verifier: &Verifier, token: &str) -> Result<TaskhubGrants, TokenError> {
-    let claims: TaskhubClaims = verifier.decode(token)?;
-    let selectors = |items: Vec<String>| {
-        items
-            .into_iter()
-            .map(|item| Selector::topic(&item).map_err(|_| TokenError::BadSelector(item)))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    Ok(TaskhubGrants {
-        subscribe: selectors(claims.taskhub.subscribe)?,
-        publish: selectors(claims.taskhub.publish)?,
-        expires_at: UNIX_EPOCH.checked_add(Duration::from_secs(claims.exp)),
-    })
+/// Verifies a TaskHub token and reads what it grants (see `grants`).
+pub(crate) async fn grants(
+    verifier: &Verifier,
+    claim: &str,
+    token: &str,
+) -> Result<TaskhubGrants, TokenError> {
+    let claims: Map<String, Value> = verifier.decode(token).await?;
+    grants::from_claims(&claims, claim)
 }
 
 /// Who made a request to TaskHub's own API.
@@ -160,22 +160,68 @@ impl TaskhubCaller {
 impl<S> FromRequestParts<S> for TaskhubCaller
 where
     TaskhubTokens: FromRef<S>,
+    TrustedProxies: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
+    /// A valid token wins; without one, the hook (if any) decides from the forwarded
+    /// credentials; with neither, the token's own error, or 401.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let TaskhubTokens(Some(verifier)) = TaskhubTokens::from_ref(state) else {
+        let tokens = TaskhubTokens::from_ref(state);
+        if !tokens.required() {
             return Ok(Self::Trusted);
+        }
+        let refused = match (&tokens.check, token::find(parts)) {
+            (Some(check), Some(token)) => match grants(&check.verifier, &check.claim, &token).await
+            {
+                Ok(grants) => return Ok(Self::Token(grants)),
+                Err(error) => Some(error),
+            },
+            _ => None,
         };
-        let token = token::find(parts).ok_or(ApiError::Unauthorized(
-            "credentials are required: a JWT in `Authorization: Bearer`, the `taskhub_token` \
-             cookie or the `access_token` query parameter"
-                .into(),
-        ))?;
-        grants(&verifier, &token)
-            .map(Self::Token)
-            .map_err(|e| ApiError::Unauthorized(e.to_string()))
+        if let Some(hook) = &tokens.hook {
+            let Ok(ClientAddr(client)) = ClientAddr::from_request_parts(parts, state).await;
+            return match (hook.grants(parts, client).await, refused) {
+                (Ok(grants), _) => Ok(Self::Token(grants)),
+                // A bad token and nothing for the hook: the token's error says more.
+                (Err(HookError::NoCredentials(_)), Some(error)) => Err(error.into()),
+                (Err(error), _) => Err(error.into()),
+            };
+        }
+        Err(refused.map_or_else(
+            || {
+                ApiError::Unauthorized(
+                    "credentials are required: a JWT in `Authorization: Bearer`, the \
+                     `taskhub_token` cookie or the `access_token` query parameter"
+                        .into(),
+                )
+            },
+            ApiError::from,
+        ))
+    }
+}
+
+/// The hook's verdict, as the client gets it.
+impl From<HookError> for ApiError {
+    fn from(error: HookError) -> Self {
+        match error {
+            HookError::NoCredentials(_) | HookError::Unauthorized(_) => {
+                Self::Unauthorized(error.to_string())
+            }
+            HookError::Forbidden(_) => Self::Forbidden(error.to_string()),
+            HookError::Unavailable(_) => Self::AuthUnavailable(error.to_string()),
+        }
+    }
+}
+
+/// A refused token, as the client gets it: 503 when it could not be checked at all.
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Key(KeyError::Unavailable) => Self::AuthUnavailable(error.to_string()),
+            other => Self::Unauthorized(other.to_string()),
+        }
     }
 }
 

@@ -11,18 +11,37 @@
 //!
 //! - `token`: where a token travels (header, cookie, query); shared with Mercure's
 //!   credentials, which look in other places.
-//! - `jwt`: the settings and the [`Verifier`] (signature, `exp`, `nbf`), also used by
-//!   the Mercure hub's keys. A new way to obtain keys (JWKS) or to authenticate (a hook
-//!   to the application) plugs in here, behind `TaskhubTokens` and `Verifier`.
+//! - `jwt`: the settings and the [`Verifier`] (signature, `exp`, `nbf`, `iss`, `aud`),
+//!   also used by the Mercure hub's keys.
+//! - `keyset`: keys from a JWKS URL (`--jwt-jwks-url`, `--mercure-jwks-url`): cached,
+//!   refreshed, refetched for an unknown `kid`; one implementation for every verifier.
+//! - `outbound`: TaskHub's own outgoing HTTP requests (key sets, the hook), bounded in time and
+//!   size, HTTPS or loopback only.
+//! - `grants`: what a verified token's claims (the grants claim, scopes, roles) grant.
+//! - `hook`: the auth hook (`--auth-hook-url`), asked about requests without a valid
+//!   token with the application's own credentials (a session cookie); fail-closed.
 //! - `caller`: the [`TaskhubCaller`] extractor and the checks made against its grants.
+//!
+//! A key set that was never fetched, or a hook that is down, makes a request needing
+//! credentials fail with 503 (`TokenError::Key`, `HookError::Unavailable`), never
+//! pass.
 
 mod caller;
+mod grants;
+mod hook;
 mod jwt;
+pub(crate) mod keyset;
+mod outbound;
 pub(crate) mod token;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use caller::grants;
 pub(crate) use caller::{Access, TaskhubCaller, TaskhubTokens};
-pub use jwt::MIN_SECRET_BYTES;
-pub use jwt::{JwtConfig, JwtConfigError};
-pub(crate) use jwt::{TokenError, Verifier};
+pub use hook::{AuthHookConfig, AuthHookConfigError};
+pub(crate) use jwt::{ClaimRules, TokenError, Verifier};
+pub use jwt::{JwtConfig, JwtConfigError, MIN_SECRET_BYTES};
+pub(crate) use keyset::KeySets;
+#[cfg(feature = "fuzzing")]
+pub(crate) use keyset::jwks;
+pub(crate) use outbound::OutboundUrl;
+pub use outbound::OutboundUrlError;

@@ -78,6 +78,10 @@ pub(crate) enum ApiError {
     ConnectionReserve { limit: usize, retry_after: Duration },
     #[error("{}; {}", .0, what_was_stored(.0))]
     StoreUnavailable(EngineError),
+    /// Credentials cannot be checked right now (no key set fetched yet): refused, never
+    /// let through.
+    #[error("{0}")]
+    AuthUnavailable(String),
 }
 
 impl From<EngineError> for ApiError {
@@ -127,7 +131,8 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManyStreams { .. }
             | Self::ConnectionReserve { .. }
-            | Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | Self::StoreUnavailable(_)
+            | Self::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -154,6 +159,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::ConnectionReserve { .. } => "too-many-connections",
             Self::StoreUnavailable(_) => "store-unavailable",
+            Self::AuthUnavailable(_) => "auth-unavailable",
         }
     }
 
@@ -179,6 +185,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::ConnectionReserve { .. } => "Too many open connections",
             Self::StoreUnavailable(_) => "Store unavailable",
+            Self::AuthUnavailable(_) => "Authentication unavailable",
         }
     }
 
@@ -188,6 +195,8 @@ impl ApiError {
             | Self::ConnectionReserve { retry_after, .. }
             | Self::RateLimited { retry_after, .. } => Some(*retry_after),
             Self::StoreUnavailable(_) => Some(Duration::from_secs(1)),
+            // The key set's fetch is retried within a few seconds.
+            Self::AuthUnavailable(_) => Some(Duration::from_secs(5)),
             _ => None,
         }
     }

@@ -52,7 +52,7 @@ fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
                 415 => "The body is not application/x-www-form-urlencoded",
                 422 => "A field is invalid (named in `field`), or the Idempotency-Key was used for a different request",
                 429 => "Rate limited: see Retry-After",
-                _ => "Store unavailable, or at the stream or connection limit: see Retry-After",
+                _ => "Store unavailable, credentials that cannot be checked yet (no JWKS key set fetched, the auth hook down or slow), or at the stream or connection limit: see Retry-After",
             };
             let content = ContentBuilder::new()
                 .schema(Some(Ref::from_schema_name(Problem::name())))

@@ -48,7 +48,8 @@ where
             )
         })?;
         let grants = token::grants(&hub.publisher, &token)
-            .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+            .await
+            .map_err(ApiError::from)?;
         if source == Source::Cookie {
             check_origin(&parts.headers, &hub)?;
         }
@@ -71,8 +72,9 @@ where
                     ApiError::Unauthorized("this hub takes no subscriber tokens".into())
                 })?;
                 token::grants(verifier, &token)
+                    .await
                     .map(Self)
-                    .map_err(|e| ApiError::Unauthorized(e.to_string()))
+                    .map_err(ApiError::from)
             }
             None if hub.anonymous => Ok(Self(MercureGrants::default())),
             None => Err(ApiError::Unauthorized(

@@ -1,10 +1,11 @@
-//! The Mercure settings: which keys verify publishers' and subscribers' tokens, and
+//! The Mercure settings: which keys verify publishers' and subscribers' tokens (a key,
+//! or the key set of a JWKS URL, the same implementation as TaskHub's own API's), and
 //! whether subscribers without one are welcome.
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tracing::warn;
 
-use crate::auth::{MIN_SECRET_BYTES, Verifier};
+use crate::auth::{ClaimRules, KeySets, MIN_SECRET_BYTES, OutboundUrl, OutboundUrlError, Verifier};
 use crate::edge::cors::CorsOrigins;
 
 /// A key and the algorithm tokens are signed with: a shared secret for HS256 (the
@@ -16,13 +17,22 @@ pub struct MercureKey {
     pub algorithm: String,
 }
 
+/// What verifies one role's tokens.
+#[derive(Clone, Debug)]
+pub enum MercureKeys {
+    /// One key (`--mercure-jwt-key` and relatives).
+    Key(MercureKey),
+    /// The keys of a JWKS URL (`--mercure-jwks-url`), each fixing its own algorithm.
+    KeySet(String),
+}
+
 /// The Mercure hub's settings; the hub is on when this is given.
 #[derive(Clone, Debug)]
 pub struct MercureConfig {
     /// Verifies publishers' tokens.
-    pub publisher: MercureKey,
+    pub publisher: MercureKeys,
     /// Verifies subscribers' tokens; `None` when subscribers are anonymous only.
-    pub subscriber: Option<MercureKey>,
+    pub subscriber: Option<MercureKeys>,
     /// Subscribers without a token receive public updates.
     pub anonymous: bool,
 }
@@ -55,15 +65,17 @@ pub enum MercureConfigError {
     },
     #[error("the Mercure {0} key is empty")]
     EmptyKey(&'static str),
+    #[error("--mercure-jwks-url: {0}")]
+    KeySetUrl(#[from] OutboundUrlError),
 }
 
 impl MercureConfig {
     /// The settings from the flags: the role-specific keys fall back on the shared one;
     /// `None` when no key is given (the hub is off).
     pub fn resolve(
-        shared: Option<MercureKey>,
-        publisher: Option<MercureKey>,
-        subscriber: Option<MercureKey>,
+        shared: Option<MercureKeys>,
+        publisher: Option<MercureKeys>,
+        subscriber: Option<MercureKeys>,
         anonymous: bool,
     ) -> Result<Option<Self>, MercureConfigError> {
         if shared.is_none() && publisher.is_none() && subscriber.is_none() {
@@ -87,21 +99,22 @@ impl MercureConfig {
         }))
     }
 
-    /// The hub's credentials, built once at start-up. A publish authenticated by cookie
-    /// must come from this hub's own origin (over HTTPS when `https`) or one of
-    /// `cors_origins`.
-    pub(crate) fn build(
+    /// The hub's credentials, built once at start-up (a JWKS URL's set fetched once,
+    /// through `sets`). A publish authenticated by cookie must come from this hub's own
+    /// origin (over HTTPS when `https`) or one of `cors_origins`.
+    pub(crate) async fn build(
         &self,
         cors_origins: &CorsOrigins,
         https: bool,
+        sets: &mut KeySets,
     ) -> Result<MercureHub, MercureConfigError> {
+        let subscriber = match &self.subscriber {
+            Some(keys) => Some(role_verifier(keys, "subscriber", sets).await?),
+            None => None,
+        };
         Ok(MercureHub {
-            publisher: verifier(&self.publisher, "publisher")?,
-            subscriber: self
-                .subscriber
-                .as_ref()
-                .map(|key| verifier(key, "subscriber"))
-                .transpose()?,
+            publisher: role_verifier(&self.publisher, "publisher", sets).await?,
+            subscriber,
             anonymous: self.anonymous,
             cors_origins: cors_origins.clone(),
             https,
@@ -124,6 +137,26 @@ pub(crate) struct MercureHub {
 
 /// Mercure's tokens need no `exp`; when they have one, it is checked, and a stream ends
 /// when its token expires.
+const MERCURE_RULES: ClaimRules = ClaimRules {
+    exp_required: false,
+    issuer: None,
+    audience: None,
+};
+
+async fn role_verifier(
+    keys: &MercureKeys,
+    role: &'static str,
+    sets: &mut KeySets,
+) -> Result<Verifier, MercureConfigError> {
+    match keys {
+        MercureKeys::Key(key) => verifier(key, role),
+        MercureKeys::KeySet(url) => {
+            let url = OutboundUrl::parse(url)?;
+            Ok(Verifier::with_key_set(sets.get(&url).await, &MERCURE_RULES))
+        }
+    }
+}
+
 fn verifier(key: &MercureKey, role: &'static str) -> Result<Verifier, MercureConfigError> {
     if key.key.is_empty() {
         return Err(MercureConfigError::EmptyKey(role));
@@ -161,18 +194,25 @@ fn verifier(key: &MercureKey, role: &'static str) -> Result<Verifier, MercureCon
         Algorithm::EdDSA => DecodingKey::from_ed_pem(pem).map_err(|_| bad_key("Ed25519"))?,
         _ => return Err(MercureConfigError::UnknownAlgorithm(key.algorithm.clone())),
     };
-    Ok(Verifier::new(decoding, vec![algorithm], false))
+    Ok(Verifier::new(decoding, vec![algorithm], &MERCURE_RULES))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn key(key: &str) -> Option<MercureKey> {
-        Some(MercureKey {
+    fn key(key: &str) -> Option<MercureKeys> {
+        Some(MercureKeys::Key(MercureKey {
             key: key.into(),
             algorithm: "HS256".into(),
-        })
+        }))
+    }
+
+    fn secret(keys: &MercureKeys) -> &str {
+        match keys {
+            MercureKeys::Key(key) => &key.key,
+            MercureKeys::KeySet(url) => url,
+        }
     }
 
     #[test]
@@ -180,8 +220,8 @@ mod tests {
         let config = MercureConfig::resolve(key("shared"), None, key("subs"), false)
             .expect("valid")
             .expect("on");
-        assert_eq!(config.publisher.key, "shared");
-        assert_eq!(config.subscriber.map(|k| k.key).as_deref(), Some("subs"));
+        assert_eq!(secret(&config.publisher), "shared");
+        assert_eq!(config.subscriber.as_ref().map(secret), Some("subs"));
         assert!(matches!(
             MercureConfig::resolve(None, None, None, false),
             Ok(None)
@@ -206,26 +246,26 @@ mod tests {
 
     #[test]
     fn keys_must_fit_their_algorithm() {
-        let with = |key: &str, algorithm: &str| MercureConfig {
-            publisher: MercureKey {
-                key: key.into(),
-                algorithm: algorithm.into(),
-            },
-            subscriber: None,
-            anonymous: true,
+        let build = |key: &str, algorithm: &str| {
+            verifier(
+                &MercureKey {
+                    key: key.into(),
+                    algorithm: algorithm.into(),
+                },
+                "publisher",
+            )
         };
-        let build = |config: MercureConfig| config.build(&CorsOrigins::default(), false);
-        assert!(build(with("x".repeat(32).as_str(), "HS256")).is_ok());
+        assert!(build("x".repeat(32).as_str(), "HS256").is_ok());
         assert!(matches!(
-            build(with("secret", "none")),
+            build("secret", "none"),
             Err(MercureConfigError::UnknownAlgorithm(_))
         ));
         assert!(matches!(
-            build(with("not a pem", "RS256")),
+            build("not a pem", "RS256"),
             Err(MercureConfigError::BadPublicKey { family: "RSA", .. })
         ));
         assert!(matches!(
-            build(with("", "HS256")),
+            build("", "HS256"),
             Err(MercureConfigError::EmptyKey("publisher"))
         ));
     }

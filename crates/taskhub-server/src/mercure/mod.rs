@@ -24,5 +24,5 @@ pub(crate) mod subscribe;
 mod token;
 
 pub(crate) use config::MercureHub;
-pub use config::{MercureConfig, MercureConfigError, MercureKey};
+pub use config::{MercureConfig, MercureConfigError, MercureKey, MercureKeys};
 pub(crate) use discovery::{PATH, link_header};

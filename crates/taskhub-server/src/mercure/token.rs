@@ -59,8 +59,8 @@ struct MercureClaim {
 
 /// Verifies `token` and reads its `mercure` claim. A selector that could never match a
 /// topic (a control character in it) grants nothing and is left out.
-pub(super) fn grants(verifier: &Verifier, token: &str) -> Result<MercureGrants, TokenError> {
-    let claims: MercureClaims = verifier.decode(token)?;
+pub(super) async fn grants(verifier: &Verifier, token: &str) -> Result<MercureGrants, TokenError> {
+    let claims: MercureClaims = verifier.decode(token).await?;
     let selectors = |items: Vec<String>| {
         items
             .iter()

@@ -256,6 +256,11 @@ pub(crate) async fn spawn_app() -> TestApp {
 /// Starts a server with extra `serve` flags. Rate limits are off unless a test sets them:
 /// most tests publish and connect far faster than one client address normally may.
 pub(crate) async fn spawn_app_with(args: &[&str]) -> TestApp {
+    spawn_app_with_env(args, &[]).await
+}
+
+/// Starts a server with extra `serve` flags and environment (`SSL_CERT_FILE`…).
+pub(crate) async fn spawn_app_with_env(args: &[&str], env: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let cluster = cluster_mode().then(ClusterBackend::start);
     let store_args = match &cluster {
@@ -265,7 +270,7 @@ pub(crate) async fn spawn_app_with(args: &[&str]) -> TestApp {
             vec!["--database-url".to_owned(), database]
         }
     };
-    launch(dir, store_args, &[], args, cluster)
+    launch(dir, store_args, env, args, cluster)
 }
 
 /// Starts a single-node server on the SQLite file `database` (somewhere the test chose,

@@ -10,6 +10,7 @@ mod tokens;
 
 mod abuse;
 mod auth;
+mod auth_hook;
 mod bad_input;
 mod browser;
 mod clients;
@@ -20,6 +21,7 @@ mod deploy;
 mod errors;
 mod history;
 mod idempotency;
+mod jwks;
 mod library_clients;
 mod lifecycle;
 mod limits;

@@ -18,9 +18,9 @@ use crate::scripts::repo_root;
 const NGINX_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// An nginx process in front of one test server, with its own prefix directory.
-struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
-    address: String,
+    pub(crate) address: String,
     _dir: TempDir,
 }
 
@@ -28,6 +28,12 @@ impl Nginx {
     /// Starts nginx with `deploy/nginx.conf` pointing at `app`, closing idle proxied
     /// streams after `read_timeout`.
     fn start(app: &TestApp, read_timeout: &str) -> Self {
+        Self::start_with(app, read_timeout, "")
+    }
+
+    /// The same, with `locations` (nginx `location` blocks) added to the server before
+    /// TaskHub's own: another application on the same site.
+    pub(crate) fn start_with(app: &TestApp, read_timeout: &str, locations: &str) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let port = TcpListener::bind((NGINX_IP, 0))
             .and_then(|l| l.local_addr())
@@ -44,6 +50,7 @@ impl Nginx {
                 "proxy_read_timeout 60s;",
                 format!("proxy_read_timeout {read_timeout};"),
             ),
+            ("    location / {", format!("{locations}    location / {{")),
         ] {
             assert_eq!(
                 site.matches(from).count(),

@@ -45,6 +45,58 @@ pub(crate) fn python() -> Command {
     command
 }
 
+/// A Python HTTP server of `tests/python/` (a key server, an application) on a free
+/// loopback port, which it prints as `{"port": N, …}`; killed when dropped.
+pub(crate) struct PythonServer {
+    child: Child,
+    pub(crate) address: String,
+    /// The whole line it printed on start.
+    pub(crate) started: Value,
+}
+
+impl PythonServer {
+    pub(crate) fn start(script: &str) -> Self {
+        Self::start_with(script, &[])
+    }
+
+    pub(crate) fn start_with(script: &str, args: &[&std::path::Path]) -> Self {
+        let mut child = python()
+            .arg(repo_root().join("tests/python").join(script))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the server says its port");
+        let started: Value = serde_json::from_str(&line).expect("a JSON line");
+        Self {
+            child,
+            address: format!("http://127.0.0.1:{}", started["port"]),
+            started,
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Stops it now (a provider or an application going away).
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// A running script: its stdout lines, parsed, and its stdin for answers.
 pub(crate) struct Script {
     child: Child,
