@@ -77,8 +77,12 @@ async fn a_database_from_before_the_heartbeat_is_migrated_and_keeps_its_events()
         .expect("stored");
     EventLog::close(&store).await;
     drop(store);
-    // As the previous schema left it.
-    meddle(&path, "DROP TABLE heartbeat; PRAGMA user_version = 3");
+    // As the schema before the heartbeat left it (so before the stamps of migration 5).
+    meddle(
+        &path,
+        "DROP TABLE heartbeat; DROP INDEX events_by_topic; ALTER TABLE events DROP COLUMN at; \
+         PRAGMA user_version = 3",
+    );
 
     let store = open(&path);
     EventLog::ping(&store).await.expect("migrated and ready");
