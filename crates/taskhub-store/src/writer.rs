@@ -8,7 +8,9 @@
 //!
 //! Readiness probes (`WriteOp::Ping`) are answered after their group, by a heartbeat
 //! committed in a transaction of its own: a probe proves a write reaches the disk, and
-//! its page never shares, so never sinks, a group of publishes.
+//! its page never shares, so never sinks, a group of publishes. Steps of trimming by age
+//! (`WriteOp::Trim`) are committed after their group in the same way: each deletes at
+//! most `Retention::TRIM_STEP` events, so publishes wait behind one step at most.
 
 use std::sync::Arc;
 
