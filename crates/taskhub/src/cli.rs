@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, HistoryOptions, ListenOptions, PublishOptions};
 use taskhub_server::{
     AuthHookConfig, Config, CorsOrigins, JwtConfig, MIN_SECRET_BYTES, MercureConfig, MercureKey,
-    MercureKeys, RedisUrl, Server, SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies,
-    defaults, shutdown_signal,
+    MercureKeys, RedisUrl, Server, SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies, defaults,
+    shutdown_signal,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
