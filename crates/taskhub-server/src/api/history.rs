@@ -37,6 +37,10 @@ pub(crate) const HISTORY_PARAMS: &[&str] = &[
     "access_token",
 ];
 
+/// The query parameters of `GET /events/{id}` and `GET /topics/{topic}/latest`: only a
+/// token, for clients that cannot set headers.
+const READ_PARAMS: &[&str] = &["access_token"];
+
 /// The query parameters of `GET /events` (each also in [`HISTORY_PARAMS`]).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -163,7 +167,9 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     caller: TaskhubCaller,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    query_names::reject_unknown(query.as_deref(), READ_PARAMS)?;
     let missing = || ApiError::NotFound(format!("no event {id:?} is kept here"));
     let wanted: EventId = id.parse().map_err(|_| missing())?;
     let access = caller.check_subscribe(&Filter::default())?;
@@ -197,7 +203,9 @@ pub(crate) async fn latest(
     State(state): State<AppState>,
     caller: TaskhubCaller,
     Path(path): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    query_names::reject_unknown(query.as_deref(), READ_PARAMS)?;
     let Some(topic) = path.strip_suffix("/latest") else {
         return Err(ApiError::NoRoute(format!(
             "no route for /topics/{path}: a topic's newest event is /topics/{{topic}}/latest"

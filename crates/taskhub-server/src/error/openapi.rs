@@ -28,7 +28,7 @@ problem_responses! {
     ListErrors: 400, 401, 503;
     ReadErrors: 401, 404, 503;
     HistoryErrors: 400, 401, 403, 503;
-    EventReadErrors: 401, 403, 404, 503;
+    EventReadErrors: 400, 401, 403, 404, 503;
     TopicReadErrors: 400, 401, 403, 404, 503;
     DeleteErrors: 400, 401, 403, 404, 422, 429, 503;
     StatusErrors: 400, 401, 403, 404, 422, 429, 503;

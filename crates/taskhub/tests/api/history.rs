@@ -155,6 +155,18 @@ async fn one_event_and_a_topics_latest() {
         problem(app.get(missing).await, 404).await;
     }
     problem(app.get("/topics/deploys/eu").await, 404).await;
+    // Their only parameter is a token; anything else is named, a cache buster passes.
+    for path in [
+        format!("/events/{first}?topic=x"),
+        "/topics/deploys/eu/latest?order=desc".into(),
+    ] {
+        let refused = problem(app.get(&path).await, 400).await;
+        assert!(["topic", "order"].contains(&refused["parameter"].as_str().expect("named")));
+    }
+    assert_eq!(
+        app.get("/topics/deploys/eu/latest?_=17").await.status(),
+        200
+    );
 }
 
 #[tokio::test]
