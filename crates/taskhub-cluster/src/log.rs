@@ -158,10 +158,9 @@ impl RedisLog {
             let Some(inner) = log.upgrade() else {
                 return;
             };
-            let cutoff = retention.max_age.map_or_else(String::new, |age| {
-                let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
-                Timestamp::from_unix_millis(Timestamp::now().unix_millis() - age).to_string()
-            });
+            let cutoff = retention
+                .expired_before(Timestamp::now())
+                .map_or_else(String::new, |before| before.to_string());
             loop {
                 let started = tokio::time::Instant::now();
                 let trimmed: Result<usize, _> = inner

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use taskhub_core::EventId;
+use taskhub_core::{EventId, Timestamp};
 
 /// Which way a read walks the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,14 @@ impl Retention {
     /// a full step the trimmer waits as long as the step took, so a large trim takes at
     /// most half of the writer's time.
     pub const TRIM_STEP: usize = 500;
+
+    /// Events stamped before this are expired at `now`, when there is a maximum age.
+    pub fn expired_before(&self, now: Timestamp) -> Option<Timestamp> {
+        self.max_age.map(|age| {
+            let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+            Timestamp::from_unix_millis(now.unix_millis().saturating_sub(age))
+        })
+    }
 
     /// How often the background trimmer looks for expired events: a quarter of the age,
     /// within 100 ms and 10 s.

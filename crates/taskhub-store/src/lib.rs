@@ -83,9 +83,8 @@ impl Store {
         let space = FreeSpace::new(url.path().to_owned());
         let history_size = options.retention.max_events;
         let writes = writer::spawn(connection, lock, history_size, sink, space)?;
-        if let Some(max_age) = options.retention.max_age {
-            let period = options.retention.trim_period().unwrap_or(max_age);
-            tokio::spawn(trim_by_age(writes.downgrade(), max_age, period));
+        if let Some(period) = options.retention.trim_period() {
+            tokio::spawn(trim_by_age(writes.downgrade(), options.retention, period));
         }
         let reads = Arc::new(ReadPool::new(url.clone(), options.readers));
         Ok(Self { writes, reads })
@@ -141,11 +140,11 @@ impl Store {
     }
 }
 
-/// Every `period`, asks the writer to delete the events older than `max_age`, a bounded
+/// Every `period`, asks the writer to delete the events older than the retention's maximum age, a bounded
 /// step at a time, each followed by a pause as long as it took (publishes queued meanwhile
 /// commit between steps). Ends when the writer
 /// does: the store holds the only strong handle on its queue.
-async fn trim_by_age(writes: mpsc::WeakSender<WriteOp>, max_age: Duration, period: Duration) {
+async fn trim_by_age(writes: mpsc::WeakSender<WriteOp>, retention: Retention, period: Duration) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -154,10 +153,9 @@ async fn trim_by_age(writes: mpsc::WeakSender<WriteOp>, max_age: Duration, perio
             let Some(writes) = writes.upgrade() else {
                 return;
             };
-            let before = Timestamp::from_unix_millis(
-                Timestamp::now().unix_millis()
-                    - i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX),
-            );
+            let Some(before) = retention.expired_before(Timestamp::now()) else {
+                return;
+            };
             let (reply, answer) = oneshot::channel();
             let started = tokio::time::Instant::now();
             if writes.send(WriteOp::Trim { before, reply }).await.is_err() {

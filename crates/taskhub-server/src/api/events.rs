@@ -169,12 +169,7 @@ pub(crate) async fn stream(
         param: "query".into(),
         detail: e.body_text(),
     })?;
-    let filter = Filter::parse(params.types.as_deref(), params.topics.as_deref()).map_err(|e| {
-        ApiError::BadParameter {
-            param: e.param().into(),
-            detail: e.to_string(),
-        }
-    })?;
+    let filter = Filter::parse(params.types.as_deref(), params.topics.as_deref())?;
     let typed = match params.typed.as_deref() {
         None | Some("true" | "1") => true,
         Some("false" | "0") => false,

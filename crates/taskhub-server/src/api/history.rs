@@ -107,12 +107,7 @@ pub(crate) async fn list(
         param: "query".into(),
         detail: e.body_text(),
     })?;
-    let filter = Filter::parse(params.types.as_deref(), params.topics.as_deref()).map_err(|e| {
-        ApiError::BadParameter {
-            param: e.param().into(),
-            detail: e.to_string(),
-        }
-    })?;
+    let filter = Filter::parse(params.types.as_deref(), params.topics.as_deref())?;
     let access = caller.check_subscribe(&filter)?;
     let limit = match params.limit.as_deref() {
         None => DEFAULT_PAGE,

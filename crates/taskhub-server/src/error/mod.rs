@@ -84,6 +84,16 @@ pub(crate) enum ApiError {
     AuthUnavailable(String),
 }
 
+/// A malformed `types`/`topics` filter, named by its parameter.
+impl From<taskhub_core::ParseFilterError> for ApiError {
+    fn from(e: taskhub_core::ParseFilterError) -> Self {
+        Self::BadParameter {
+            param: e.param().into(),
+            detail: e.to_string(),
+        }
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
         match error {
