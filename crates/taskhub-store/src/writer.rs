@@ -340,12 +340,16 @@ impl Writer {
             tx.prepare_cached("UPDATE event_log SET last_event_id = ?1")?
                 .execute([last_id.get()])?;
             // Bounded, so a smaller `--history-size` after a restart trims the surplus over
-            // many groups rather than holding the writer for one long delete.
+            // many groups rather than holding the writer for one long delete: ids are
+            // unique integers, so the `most` ids from the oldest one hold at most `most`
+            // events. A plain rowid range, which costs next to nothing when it is empty
+            // (the usual case); an `IN (SELECT … LIMIT)` form cost a temporary table and
+            // a re-prepare of the statement every other group.
             let keep_after = last_id.get().saturating_sub(self.history_size);
             let most = Retention::TRIM_STEP as u64 + (last_id.get() - self.last_id.get());
             tx.prepare_cached(
-                "DELETE FROM events WHERE id IN \
-                 (SELECT id FROM events WHERE id <= ?1 ORDER BY id LIMIT ?2)",
+                "DELETE FROM events WHERE id <= ?1 \
+                 AND id < (SELECT min(id) FROM events) + ?2",
             )?
             .execute([keep_after, most])?;
         }

@@ -1,5 +1,5 @@
 //! The log read as history: stamps (and the migration that stamps older events), finding
-//! a time, a topic's newest event, and trimming by age in bounded steps.
+//! a time, a topic's newest event, and trimming by count and by age in bounded steps.
 
 use std::time::Duration;
 
@@ -19,15 +19,62 @@ fn event(topic: &str, private: bool) -> NewEvent {
 }
 
 fn open(path: &std::path::Path, max_age: Option<Duration>) -> Store {
+    open_keeping(path, 1_000_000, max_age)
+}
+
+fn open_keeping(path: &std::path::Path, max_events: u64, max_age: Option<Duration>) -> Store {
     let url: DatabaseUrl = format!("sqlite://{}", path.display()).parse().expect("url");
     let options = StoreOptions {
-        retention: Retention {
-            max_events: 1_000_000,
-            max_age,
-        },
+        retention: Retention { max_events, max_age },
         readers: 2,
     };
     Store::open(&url, options, Box::new(|_frame| {})).expect("opens")
+}
+
+/// The ids the log holds, oldest first.
+async fn kept(store: &Store) -> Vec<u64> {
+    let mut ids = Vec::new();
+    let mut after = EventId::ZERO;
+    loop {
+        let page = store
+            .read(IdRange { after, before: None }, Order::Ascending, 1000)
+            .await
+            .expect("read");
+        let Some(last) = page.last() else {
+            return ids;
+        };
+        after = last.id();
+        ids.extend(page.iter().map(|frame| frame.id().get()));
+    }
+}
+
+#[tokio::test]
+async fn the_count_trim_keeps_the_newest_and_a_smaller_size_is_reached_in_bounded_steps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.db");
+    let store = open_keeping(&path, 2_000, None);
+    for _ in 0..25 {
+        let batch = (0..100).map(|_| event("a/1", false)).collect();
+        store.publish(batch, None).await.expect("stored");
+    }
+    assert_eq!(kept(&store).await, (501..=2_500).collect::<Vec<_>>());
+    EventLog::close(&store).await;
+
+    // Restarted keeping 100: each group deletes at most `TRIM_STEP` more than it adds.
+    let store = open_keeping(&path, 100, None);
+    store
+        .publish(vec![event("a/1", false)], None)
+        .await
+        .expect("stored");
+    let step = Retention::TRIM_STEP as u64 + 1;
+    assert_eq!(kept(&store).await, (501 + step..=2_501).collect::<Vec<_>>());
+    for _ in 0..4 {
+        store
+            .publish(vec![event("a/1", false)], None)
+            .await
+            .expect("stored");
+    }
+    assert_eq!(kept(&store).await, (2_406..=2_505).collect::<Vec<_>>());
 }
 
 fn stamps(path: &std::path::Path) -> Vec<(Option<i64>, String)> {
