@@ -25,7 +25,10 @@ fn open(path: &std::path::Path, max_age: Option<Duration>) -> Store {
 fn open_keeping(path: &std::path::Path, max_events: u64, max_age: Option<Duration>) -> Store {
     let url: DatabaseUrl = format!("sqlite://{}", path.display()).parse().expect("url");
     let options = StoreOptions {
-        retention: Retention { max_events, max_age },
+        retention: Retention {
+            max_events,
+            max_age,
+        },
         readers: 2,
     };
     Store::open(&url, options, Box::new(|_frame| {})).expect("opens")
@@ -37,7 +40,14 @@ async fn kept(store: &Store) -> Vec<u64> {
     let mut after = EventId::ZERO;
     loop {
         let page = store
-            .read(IdRange { after, before: None }, Order::Ascending, 1000)
+            .read(
+                IdRange {
+                    after,
+                    before: None,
+                },
+                Order::Ascending,
+                1000,
+            )
             .await
             .expect("read");
         let Some(last) = page.last() else {

@@ -24,6 +24,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Most bytes gathered into one write.
 const MAX_WRITE: usize = 256 * 1024;
+/// Slices of a write kept on the stack; a write of more frames allocates its list.
+const STACK_SLICES: usize = 32;
 
 /// What becomes of the connection once the response is written.
 #[derive(Debug, PartialEq, Eq)]
@@ -138,20 +140,29 @@ async fn write_chunk<T: AsyncWrite + Unpin>(
     ended: bool,
 ) -> io::Result<()> {
     let size: usize = batch.iter().map(Bytes::len).sum();
-    let size_line = format!("{size:X}\r\n");
-    let mut slices = Vec::with_capacity(batch.len() + 4);
-    if !prefix.is_empty() {
-        slices.push(IoSlice::new(prefix));
-    }
-    if size > 0 {
-        slices.push(IoSlice::new(size_line.as_bytes()));
-        slices.extend(batch.iter().map(|data| IoSlice::new(data)));
-        slices.push(IoSlice::new(b"\r\n"));
-    }
-    if ended {
-        slices.push(IoSlice::new(b"0\r\n\r\n"));
-    }
-    let mut slices = &mut slices[..];
+    let size_line = SizeLine::new(size);
+    let parts = [prefix]
+        .into_iter()
+        .chain((size > 0).then_some(size_line.as_bytes()))
+        .chain(batch.iter().filter(|_| size > 0).map(|data| &data[..]))
+        .chain((size > 0).then_some(&b"\r\n"[..]))
+        .chain(ended.then_some(&b"0\r\n\r\n"[..]))
+        .filter(|part| !part.is_empty());
+    // Written once per wake-up of every stream: no allocation for the usual few frames.
+    let mut on_stack = [IoSlice::new(&[]); STACK_SLICES];
+    let mut on_heap = Vec::new();
+    let count = batch.len() + 4;
+    let mut slices = if count <= STACK_SLICES {
+        let mut used = 0;
+        for (slot, part) in on_stack.iter_mut().zip(parts) {
+            *slot = IoSlice::new(part);
+            used += 1;
+        }
+        &mut on_stack[..used]
+    } else {
+        on_heap.extend(parts.map(IoSlice::new));
+        &mut on_heap[..]
+    };
     while !slices.is_empty() {
         let written = io.write_vectored(slices).await?;
         if written == 0 {
@@ -160,6 +171,34 @@ async fn write_chunk<T: AsyncWrite + Unpin>(
         IoSlice::advance_slices(&mut slices, written);
     }
     io.flush().await
+}
+
+/// A chunk's size line, `{size:X}\r\n`, without formatting machinery or an allocation.
+struct SizeLine {
+    digits: [u8; 18],
+    start: usize,
+}
+
+impl SizeLine {
+    fn new(size: usize) -> Self {
+        let mut digits = [0u8; 18];
+        digits[16..].copy_from_slice(b"\r\n");
+        let mut start = 16;
+        let mut rest = size;
+        loop {
+            start -= 1;
+            digits[start] = b"0123456789ABCDEF"[rest % 16];
+            rest /= 16;
+            if rest == 0 {
+                break;
+            }
+        }
+        Self { digits, start }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
 }
 
 /// How the body's end is marked.
@@ -245,6 +284,42 @@ mod tests {
         assert!(head.contains("transfer-encoding: chunked") && head.contains("connection: close"));
         // Both chunks were ready at once: one chunk on the wire, then the last one.
         assert_eq!(body, "1A\r\nretry: 1\n\nid: 1\ndata: {}\n\n\r\n0\r\n\r\n");
+    }
+
+    #[test]
+    fn size_lines_are_upper_case_hex() {
+        for size in [0, 1, 9, 10, 15, 16, 255, 4096, MAX_WRITE, usize::MAX] {
+            let line = SizeLine::new(size);
+            assert_eq!(line.as_bytes(), format!("{size:X}\r\n").as_bytes());
+        }
+    }
+
+    #[tokio::test]
+    async fn many_frames_ready_together_leave_as_one_chunk() {
+        let frames: Vec<String> = (0..100)
+            .map(|i| format!("id: {i}\ndata: {{}}\n\n"))
+            .collect();
+        let expected: String = frames.concat();
+        let chunks = futures_util::stream::iter(
+            frames
+                .into_iter()
+                .map(|f| Ok::<_, Infallible>(Bytes::from(f))),
+        );
+        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
+        let answer = response(
+            StatusCode::OK,
+            "text/event-stream",
+            Body::from_stream(chunks),
+        );
+        write(&mut server, answer, false).await.expect("written");
+        drop(server);
+        let mut wire = String::new();
+        client.read_to_string(&mut wire).await.expect("read");
+        let (_, body) = wire.split_once("\r\n\r\n").expect("a head");
+        assert_eq!(
+            body,
+            format!("{:X}\r\n{expected}\r\n0\r\n\r\n", expected.len())
+        );
     }
 
     #[tokio::test]

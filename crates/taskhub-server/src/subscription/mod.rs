@@ -97,7 +97,8 @@ pub(crate) struct Subscription {
     lost_from: Option<EventId>,
     /// Chunks ready to write, in order.
     ready: VecDeque<Bytes>,
-    /// When a chunk was last handed out; a keepalive is due `keepalive` after it.
+    /// When the last of the chunks ready together was handed out (the clock is read once
+    /// per batch, not per event); a keepalive is due `keepalive` after it.
     last_write: Instant,
     /// One timer for the stream's life, re-armed only when it fires early (something was
     /// written since it was set), not per frame: re-registering a timer per event per
@@ -181,7 +182,9 @@ impl Subscription {
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             if let Some(chunk) = self.ready.pop_front() {
-                self.last_write = Instant::now();
+                if self.ready.is_empty() {
+                    self.last_write = Instant::now();
+                }
                 return Some(chunk);
             }
             match self.phase {
