@@ -4,7 +4,8 @@ signed with them on request. The test drives it over HTTP:
 
   GET  /jwks                      the published keys (Cache-Control: max-age=600, or as
                                   /cache sets); 503 while "down"; every request is counted
-  GET  /count                     {"jwks": requests to /jwks so far}
+  GET  /count[?above=N]           {"jwks": requests to /jwks so far}; with `above`, once
+                                  there are more than N
   POST /keys   {"kid", "kty"}     make a key (kty RSA, EC or OKP), not yet published; a
                                   kid made again names a new key (published if it was)
   POST /cache  {"max_age"}        the max-age the set is served with from now on
@@ -98,10 +99,13 @@ class Provider:
         self.published: list[str] = []
         self.down = False
         self.jwks_requests = 0
+        self.requested = asyncio.Condition()
         self.max_age = 600
 
     async def jwks(self, _request):
-        self.jwks_requests += 1
+        async with self.requested:
+            self.jwks_requests += 1
+            self.requested.notify_all()
         if self.down:
             return web.Response(status=503, text="down")
         document = {"keys": [self.keys[kid].jwk() for kid in self.published]}
@@ -109,7 +113,10 @@ class Provider:
             document, headers={"Cache-Control": f"public, max-age={self.max_age}"}
         )
 
-    async def count(self, _request):
+    async def count(self, request):
+        above = int(request.query.get("above", -1))
+        async with self.requested:
+            await self.requested.wait_for(lambda: self.jwks_requests > above)
         return web.json_response({"jwks": self.jwks_requests})
 
     async def make_key(self, request):

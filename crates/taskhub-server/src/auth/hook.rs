@@ -33,8 +33,8 @@ use sha2::{Digest, Sha256};
 use taskhub_core::Selector;
 
 use super::grants::TaskhubGrants;
-use super::single_flight::{Flights, Full};
 use super::outbound::{self, OutboundError, OutboundRequest, OutboundUrl, OutboundUrlError};
+use super::single_flight::{Flights, Full};
 use super::token;
 use crate::metrics::METRICS;
 
