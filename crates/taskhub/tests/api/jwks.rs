@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PATIENCE, Sse, TestApp, assert_refused_at_start, metrics, problem, spawn_app_with,
-    spawn_app_with_env,
+    LoggedServer, PATIENCE, Sse, TestApp, assert_refused_at_start, metrics, problem,
+    spawn_app_with, spawn_app_with_env,
 };
 use crate::scripts::PythonServer;
 use crate::tokens::now;
@@ -274,6 +274,26 @@ async fn the_key_set_is_refetched_when_its_max_age_runs_out() {
     let counted = metrics(&app.address).await;
     assert_eq!(counted["taskhub_jwks_fetches_total"], 2.0);
     assert_eq!(counted["taskhub_jwks_fetch_failures_total"], 0.0);
+}
+
+#[tokio::test]
+async fn the_refresh_interval_is_held_between_a_minute_and_a_day() {
+    let keys = KeyServer::with_keys(&[("k", "EC")]).await;
+    let url = keys.jwks_url();
+    for (max_age, refresh) in [(31_536_000, 24 * 3600), (0, 60), (MAX_AGE.as_secs(), 65)] {
+        keys.set_max_age(max_age).await;
+        // The first fetch is done before the server listens, so its line is there.
+        let server = LoggedServer::start(&["--jwt-jwks-url", &url], "info");
+        let fetched = server
+            .lines()
+            .into_iter()
+            .find(|log| log["message"] == "fetched the key set")
+            .expect("the fetch is logged");
+        assert_eq!(
+            fetched["refresh_secs"], refresh,
+            "max-age={max_age}: {fetched}"
+        );
+    }
 }
 
 #[tokio::test]
