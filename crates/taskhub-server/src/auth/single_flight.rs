@@ -192,11 +192,7 @@ mod tests {
         let flights = Arc::new(Flights::<u8, u32>::new(16));
         let leader = {
             let flights = Arc::clone(&flights);
-            tokio::spawn(async move {
-                flights
-                    .run(1, || std::future::pending::<u32>(), || {})
-                    .await
-            })
+            tokio::spawn(async move { flights.run(1, std::future::pending::<u32>, || {}).await })
         };
         while flights.len() == 0 {
             tokio::task::yield_now().await;
@@ -227,9 +223,7 @@ mod tests {
         for key in 0..2 {
             let flights = Arc::clone(&flights);
             leaders.push(tokio::spawn(async move {
-                flights
-                    .run(key, || std::future::pending::<u32>(), || {})
-                    .await
+                flights.run(key, std::future::pending::<u32>, || {}).await
             }));
         }
         while flights.len() < 2 {
