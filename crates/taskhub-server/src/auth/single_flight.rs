@@ -43,15 +43,13 @@ enum Turn<'a, K: Eq + Hash, V> {
 /// the flight before its waiters are woken.
 struct Leader<'a, K: Eq + Hash, V> {
     flights: &'a Flights<K, V>,
-    key: Option<K>,
+    key: K,
     outcome: watch::Sender<Option<V>>,
 }
 
 impl<K: Eq + Hash, V> Drop for Leader<'_, K, V> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.flights.lock().remove(&key);
-        }
+        self.flights.lock().remove(&self.key);
         // The sender drops after this: waiters of a flight that never landed see it
         // closed, and find it gone from the map when they look again.
     }
@@ -92,13 +90,13 @@ impl<K: Eq + Hash + Clone, V: Clone> Flights<K, V> {
         in_flight.insert(key.clone(), receiver);
         Ok(Turn::Lead(Leader {
             flights: self,
-            key: Some(key.clone()),
+            key: key.clone(),
             outcome,
         }))
     }
 
     /// The outcome of `call` for `key`: made here, or shared with the asker already
-    /// making it. `joined` runs when this asker waits for another's call instead.
+    /// making it. `joined` runs each time this asker waits for another's call instead.
     pub(crate) async fn run<F, Fut>(
         &self,
         key: K,
