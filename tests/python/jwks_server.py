@@ -2,10 +2,13 @@
 keys made with `cryptography`, their public halves served as a JWKS document, and tokens
 signed with them on request. The test drives it over HTTP:
 
-  GET  /jwks                      the published keys (Cache-Control: max-age=600);
-                                  503 while "down"; every request is counted
-  GET  /count                     {"jwks": requests to /jwks so far}
-  POST /keys   {"kid", "kty"}     make a key (kty RSA, EC or OKP), not yet published
+  GET  /jwks                      the published keys (Cache-Control: max-age=600, or as
+                                  /cache sets); 503 while "down"; every request is counted
+  GET  /count[?above=N]           {"jwks": requests to /jwks so far}; with `above`, once
+                                  there are more than N
+  POST /keys   {"kid", "kty"}     make a key (kty RSA, EC or OKP), not yet published; a
+                                  kid made again names a new key (published if it was)
+  POST /cache  {"max_age"}        the max-age the set is served with from now on
   POST /publish {"kids": [...]}   publish exactly these keys (a rotation retires the rest)
   POST /down   {"down": bool}     the provider fails (503) or recovers
   POST /sign   {"kid", "claims"}  a token signed by that key with its own algorithm
@@ -96,15 +99,24 @@ class Provider:
         self.published: list[str] = []
         self.down = False
         self.jwks_requests = 0
+        self.requested = asyncio.Condition()
+        self.max_age = 600
 
     async def jwks(self, _request):
-        self.jwks_requests += 1
+        async with self.requested:
+            self.jwks_requests += 1
+            self.requested.notify_all()
         if self.down:
             return web.Response(status=503, text="down")
         document = {"keys": [self.keys[kid].jwk() for kid in self.published]}
-        return web.json_response(document, headers={"Cache-Control": "public, max-age=600"})
+        return web.json_response(
+            document, headers={"Cache-Control": f"public, max-age={self.max_age}"}
+        )
 
-    async def count(self, _request):
+    async def count(self, request):
+        above = int(request.query.get("above", -1))
+        async with self.requested:
+            await self.requested.wait_for(lambda: self.jwks_requests > above)
         return web.json_response({"jwks": self.jwks_requests})
 
     async def make_key(self, request):
@@ -114,6 +126,10 @@ class Provider:
 
     async def publish(self, request):
         self.published = list((await request.json())["kids"])
+        return web.json_response({})
+
+    async def set_cache(self, request):
+        self.max_age = int((await request.json())["max_age"])
         return web.json_response({})
 
     async def set_down(self, request):
@@ -145,6 +161,7 @@ async def main():
     app.router.add_get("/count", provider.count)
     app.router.add_post("/keys", provider.make_key)
     app.router.add_post("/publish", provider.publish)
+    app.router.add_post("/cache", provider.set_cache)
     app.router.add_post("/down", provider.set_down)
     app.router.add_post("/sign", provider.sign)
     app.router.add_post("/confuse", provider.confuse)

@@ -3,13 +3,16 @@ TaskHub's auth hook, for the hook tests:
 
   GET  /login?user=NAME     the same from a browser, then a redirect to the site's `/`
   POST /login {"user"}      sets the `sessionid` cookie (alice may read everything and
-                            publish news/* and tasks; bob may only read public events; mallory
-                            is banned: the hook answers 403)
+                            publish news/* and tasks; carol may read and publish the Mercure
+                            topics under https://example.com/books/; bob may only read
+                            public events; mallory is banned: the hook answers 403)
   POST /auth                the hook: TaskHub's question in, the session's grants out
                             (`ttl_secs` as set by /mode), 401 for an unknown session
   POST /mode {"mode", "ttl_secs"}  how the hook behaves: "ok", "down" (500), "slow"
                             (answers after 5 s), "redirect" (307 to a hook that says
-                            yes), "huge" (an answer over TaskHub's limit)
+                            yes), "huge" (an answer over TaskHub's limit), "hold" (holds
+                            every question until /release)
+  POST /release {"mode"}    answers the held questions as `mode` says (then the mode)
   GET  /stats               {"calls": hook calls so far, "questions": every question}
   GET  /ok                  what /redirect points at: always yes, never to be reached
 
@@ -26,6 +29,10 @@ from aiohttp import web
 GRANTS = {
     "alice": {"subscribe": ["*"], "publish": ["news/*", "tasks/*"]},
     "bob": {"subscribe": [], "publish": []},
+    "carol": {
+        "subscribe": ["https://example.com/books/*"],
+        "publish": ["https://example.com/books/*"],
+    },
 }
 
 
@@ -35,6 +42,7 @@ class App:
         self.mode = "ok"
         self.ttl_secs = 600
         self.questions: list[dict] = []
+        self.released = asyncio.Event()
 
     async def login(self, request):
         user = (await request.json())["user"]
@@ -55,6 +63,8 @@ class App:
     async def auth(self, request):
         question = await request.json()
         self.questions.append(question)
+        if self.mode == "hold":
+            await self.released.wait()
         if self.mode == "down":
             return web.Response(status=500, text="the app is broken")
         if self.mode == "slow":
@@ -78,6 +88,13 @@ class App:
         body = await request.json()
         self.mode = body["mode"]
         self.ttl_secs = body.get("ttl_secs", self.ttl_secs)
+        if self.mode == "hold":
+            self.released = asyncio.Event()
+        return web.json_response({})
+
+    async def release(self, request):
+        self.mode = (await request.json())["mode"]
+        self.released.set()
         return web.json_response({})
 
     async def stats(self, _request):
@@ -92,6 +109,7 @@ async def main():
     app.router.add_post("/auth", app_state.auth)
     app.router.add_post("/ok", app_state.ok)
     app.router.add_post("/mode", app_state.set_mode)
+    app.router.add_post("/release", app_state.release)
     app.router.add_get("/stats", app_state.stats)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

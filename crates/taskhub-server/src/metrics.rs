@@ -38,6 +38,7 @@ pub(crate) struct Metrics {
     pub(crate) jwks_fetch_failures: Counter,
     pub(crate) auth_hook_calls: Counter,
     pub(crate) auth_hook_cache_hits: Counter,
+    pub(crate) auth_hook_waits: Counter,
     pub(crate) auth_hook_refusals: Counter,
     pub(crate) auth_hook_failures: Counter,
     pub(crate) publish_duration: Histogram,
@@ -67,6 +68,7 @@ impl Metrics {
             jwks_fetch_failures: Counter::new(),
             auth_hook_calls: Counter::new(),
             auth_hook_cache_hits: Counter::new(),
+            auth_hook_waits: Counter::new(),
             auth_hook_refusals: Counter::new(),
             auth_hook_failures: Counter::new(),
             publish_duration: Histogram::new(),
@@ -189,6 +191,11 @@ impl Metrics {
                 "taskhub_auth_hook_cache_hits_total",
                 "Requests let in by a cached auth hook answer, without calling the hook.",
                 &self.auth_hook_cache_hits,
+            ),
+            (
+                "taskhub_auth_hook_waits_total",
+                "Requests that waited for the hook call another request with the same credentials was making, and shared its answer, instead of calling the hook.",
+                &self.auth_hook_waits,
             ),
             (
                 "taskhub_auth_hook_refusals_total",

@@ -1,5 +1,7 @@
 //! Topic selectors: what a subscriber asks for (`topic=`) and what a token's `mercure`
-//! claim grants (`publish`, `subscribe`).
+//! claim grants (`publish`, `subscribe`); also what an auth hook's answer grants, which
+//! names topics and prefixes rather than URI templates ([`TopicSelector::exact`],
+//! [`TopicSelector::prefix`]).
 
 use super::text::{ParseTextError, check_line};
 use super::uri_template::UriTemplate;
@@ -17,6 +19,8 @@ pub struct TopicSelector {
 enum Kind {
     Any,
     Exact,
+    /// Every topic starting with the selector as written less its final `*`.
+    Prefix,
     Template(UriTemplate),
 }
 
@@ -38,6 +42,30 @@ impl TopicSelector {
         })
     }
 
+    /// The selector matching `topic` and nothing else, even when it reads as a URI
+    /// template.
+    pub fn exact(topic: &str) -> Result<Self, ParseTextError> {
+        check_line(topic, Self::MAX_BYTES)?;
+        Ok(Self {
+            raw: topic.into(),
+            kind: Kind::Exact,
+        })
+    }
+
+    /// The selector matching every topic that starts with `prefix` (every topic when it
+    /// is empty); written `{prefix}*`.
+    pub fn prefix(prefix: &str) -> Result<Self, ParseTextError> {
+        if prefix.is_empty() {
+            return Self::parse("*");
+        }
+        let raw = format!("{prefix}*");
+        check_line(&raw, Self::MAX_BYTES)?;
+        Ok(Self {
+            raw: raw.into(),
+            kind: Kind::Prefix,
+        })
+    }
+
     /// The selector as written.
     pub fn as_str(&self) -> &str {
         &self.raw
@@ -47,6 +75,10 @@ impl TopicSelector {
         match &self.kind {
             Kind::Any => true,
             Kind::Exact => topic == &*self.raw,
+            Kind::Prefix => self
+                .raw
+                .strip_suffix('*')
+                .is_some_and(|prefix| topic.starts_with(prefix)),
             Kind::Template(template) => topic == &*self.raw || template.matches(topic),
         }
     }
@@ -80,6 +112,22 @@ mod tests {
         assert!(!selector("https://example.com/{oops").matches("https://example.com/x"));
         assert!(selector("a").matches_any(["b", "a"]));
         assert!(!selector("a").matches_any([]));
+    }
+
+    #[test]
+    fn exact_and_prefix_selectors_never_read_templates() {
+        let exact = TopicSelector::exact("https://example.com/books/{id}").expect("valid");
+        assert!(exact.matches("https://example.com/books/{id}"));
+        assert!(!exact.matches("https://example.com/books/1"));
+        let prefix = TopicSelector::prefix("https://example.com/books/").expect("valid");
+        assert_eq!(prefix.as_str(), "https://example.com/books/*");
+        assert!(prefix.matches("https://example.com/books/1"));
+        assert!(prefix.matches("https://example.com/books/"));
+        assert!(!prefix.matches("https://example.com/authors/1"));
+        let every = TopicSelector::prefix("").expect("valid");
+        assert!(every.matches("anything"));
+        assert!(TopicSelector::exact("a\nb").is_err());
+        assert!(TopicSelector::prefix("a\nb").is_err());
     }
 
     #[test]

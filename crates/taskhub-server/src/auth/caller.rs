@@ -57,6 +57,31 @@ impl TaskhubTokens {
     pub(crate) fn required(&self) -> bool {
         self.check.is_some() || self.hook.is_some()
     }
+
+    /// The auth hook's grants for this request's forwarded credentials (cached, or
+    /// asked once however many requests ask together); `None` when there is no hook.
+    /// The one way a request reaches the hook: TaskHub's API and the Mercure hub alike.
+    pub(crate) async fn ask_hook<S>(
+        &self,
+        parts: &mut Parts,
+        state: &S,
+    ) -> Option<Result<TaskhubGrants, HookError>>
+    where
+        TrustedProxies: FromRef<S>,
+        S: Send + Sync,
+    {
+        let hook = self.hook.as_ref()?;
+        let Ok(ClientAddr(client)) = ClientAddr::from_request_parts(parts, state).await;
+        Some(hook.grants(parts, client).await)
+    }
+
+    /// Whether the hook would be given a cookie from this request (see
+    /// `AuthHook::forwards_cookie`).
+    pub(crate) fn hook_forwards_cookie(&self, parts: &Parts) -> bool {
+        self.hook
+            .as_ref()
+            .is_some_and(|hook| hook.forwards_cookie(parts))
+    }
 }
 
 /// Verifies a TaskHub token and reads what it grants (see `grants`).
@@ -180,9 +205,8 @@ where
             },
             _ => None,
         };
-        if let Some(hook) = &tokens.hook {
-            let Ok(ClientAddr(client)) = ClientAddr::from_request_parts(parts, state).await;
-            return match (hook.grants(parts, client).await, refused) {
+        if let Some(answer) = tokens.ask_hook(parts, state).await {
+            return match (answer, refused) {
                 (Ok(grants), _) => Ok(Self::Token(grants)),
                 // A bad token and nothing for the hook: the token's error says more.
                 (Err(HookError::NoCredentials(_)), Some(error)) => Err(error.into()),

@@ -9,6 +9,10 @@
 //!   anything but the credentials: it is cached per credential for its `ttl_secs`
 //!   (at most [`MAX_TTL`]) in a bounded cache ([`MAX_CACHED`] answers); the grants are
 //!   checked against each request by TaskHub, as a token's are.
+//! - Single-flight: requests with the same uncached credentials arriving together make
+//!   one call and share its outcome, a refusal or failure included ([`Flights`]); at
+//!   most [`MAX_IN_FLIGHT`] credentials are asked about at once, beyond which a request
+//!   gets 503 rather than load the application further.
 //! - Fail-closed: a hook that does not answer within `--auth-hook-timeout-ms`, answers
 //!   another status, a redirect (never followed), more than [`MAX_ANSWER_BYTES`], or
 //!   something that is not an answer, makes the request fail with 503.
@@ -30,6 +34,7 @@ use taskhub_core::Selector;
 
 use super::grants::TaskhubGrants;
 use super::outbound::{self, OutboundError, OutboundRequest, OutboundUrl, OutboundUrlError};
+use super::single_flight::{Flights, Full};
 use super::token;
 use crate::metrics::METRICS;
 
@@ -37,6 +42,8 @@ use crate::metrics::METRICS;
 pub(crate) const MAX_TTL: Duration = Duration::from_secs(3600);
 /// Most answers cached; beyond it the expired ones go, then arbitrary ones.
 pub(crate) const MAX_CACHED: usize = 10_000;
+/// Most distinct credentials asked about at once.
+pub(crate) const MAX_IN_FLIGHT: usize = 1024;
 /// Largest answer read from the hook.
 pub(crate) const MAX_ANSWER_BYTES: usize = 16 * 1024;
 /// Most credentials `--auth-hook-forward` may name.
@@ -143,6 +150,8 @@ pub(crate) struct AuthHook {
     /// Answers by credential digest. A std mutex: held for a lookup or an insert,
     /// never across the hook's call.
     cache: Mutex<HashMap<[u8; 32], Cached>>,
+    /// The calls in flight, by the same digest: one per credential at a time.
+    flights: Flights<[u8; 32], Result<TaskhubGrants, HookError>>,
 }
 
 #[derive(Clone, Debug)]
@@ -152,8 +161,8 @@ struct Cached {
     until: Instant,
 }
 
-/// Why the hook let a request in: nothing, or its grants.
-#[derive(Debug, thiserror::Error)]
+/// Why the hook did not let a request in. Cloned for the requests sharing one call.
+#[derive(Clone, Debug, thiserror::Error)]
 pub(crate) enum HookError {
     #[error(
         "credentials are required: a JWT in `Authorization: Bearer`, the `taskhub_token` \
@@ -220,6 +229,7 @@ impl AuthHookConfig {
             forward,
             timeout: self.timeout,
             cache: Mutex::new(HashMap::new()),
+            flights: Flights::new(MAX_IN_FLIGHT),
         })
     }
 }
@@ -245,9 +255,35 @@ impl AuthHook {
             METRICS.auth_hook_cache_hits.inc();
             return Ok(cached);
         }
-        let (grants, until) = self.ask(parts, client, credentials).await?;
-        self.remember(key, grants.clone(), until);
-        Ok(grants)
+        let call = move || async move {
+            // A flight that ended between the look-up above and this one's start
+            // left its answer here.
+            if let Some(cached) = self.cached(&key) {
+                METRICS.auth_hook_cache_hits.inc();
+                return Ok(cached);
+            }
+            let (grants, until) = self.ask(parts, client, credentials).await?;
+            self.remember(key, grants.clone(), until);
+            Ok(grants)
+        };
+        let joined = || METRICS.auth_hook_waits.inc();
+        self.flights
+            .run(key, call, joined)
+            .await
+            .unwrap_or_else(|Full| {
+                METRICS.auth_hook_failures.inc();
+                Err(HookError::Unavailable(format!(
+                    "{MAX_IN_FLIGHT} other credentials are being asked about"
+                )))
+            })
+    }
+
+    /// Whether this request carries a forwarded cookie: a browser sends cookies with
+    /// requests other sites make it send, so some requests need an allowed `Origin`.
+    pub(crate) fn forwards_cookie(&self, parts: &Parts) -> bool {
+        self.forward
+            .iter()
+            .any(|c| matches!(c, Credential::Cookie(_)) && c.value(parts).is_some())
     }
 
     fn cached(&self, key: &[u8; 32]) -> Option<TaskhubGrants> {

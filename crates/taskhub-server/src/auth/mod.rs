@@ -20,6 +20,7 @@
 //! - `grants`: what a verified token's claims (the grants claim, scopes, roles) grant.
 //! - `hook`: the auth hook (`--auth-hook-url`), asked about requests without a valid
 //!   token with the application's own credentials (a session cookie); fail-closed.
+//! - `single_flight`: concurrent hook calls for one credential made once.
 //! - `caller`: the [`TaskhubCaller`] extractor and the checks made against its grants.
 //!
 //! A key set that was never fetched, or a hook that is down, makes a request needing
@@ -32,11 +33,14 @@ mod hook;
 mod jwt;
 pub(crate) mod keyset;
 mod outbound;
+mod single_flight;
 pub(crate) mod token;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use caller::grants;
 pub(crate) use caller::{Access, TaskhubCaller, TaskhubTokens};
+pub(crate) use grants::TaskhubGrants;
+pub(crate) use hook::HookError;
 pub use hook::{AuthHookConfig, AuthHookConfigError};
 pub(crate) use jwt::{ClaimRules, TokenError, Verifier};
 pub use jwt::{JwtConfig, JwtConfigError, MIN_SECRET_BYTES};

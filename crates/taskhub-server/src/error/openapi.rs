@@ -34,7 +34,7 @@ problem_responses! {
     StatusErrors: 400, 401, 403, 404, 422, 429, 503;
     ReadyErrors: 503;
     MercurePublishErrors: 400, 401, 403, 408, 413, 415, 422, 429, 503;
-    MercureSubscribeErrors: 400, 401, 429, 503;
+    MercureSubscribeErrors: 400, 401, 403, 429, 503;
 }
 
 /// What each error status means, wherever it appears.

@@ -1,6 +1,14 @@
 //! The hub's two extractors, the one place Mercure credentials are read:
 //! [`MercurePublisher`] (a valid publisher token is required) and [`MercureSubscriber`]
 //! (a valid subscriber token, or none where the hub takes anonymous subscribers).
+//!
+//! Without a valid Mercure token, a request carrying the credentials the auth hook is
+//! given (`--auth-hook-forward`: the application's session cookie) is let in by the hook,
+//! through the same code, cache and single flight as TaskHub's own API
+//! ([`TaskhubTokens::ask_hook`]); its answer's selectors become the Mercure grants
+//! (`MercureGrants::from_hook`). The hook's 401/403 are passed on, a hook that is down
+//! is a 503; a request with neither a token nor a forwarded credential is answered as
+//! before (anonymous where the hub allows it, else 401).
 
 use std::sync::Arc;
 
@@ -12,6 +20,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use super::config::MercureHub;
 use super::discovery::PATH;
 use super::token::{self, MercureGrants, Source};
+use crate::auth::{HookError, TaskhubTokens};
+use crate::client_addr::TrustedProxies;
 use crate::error::ApiError;
 
 /// A publish's caller: what its token grants.
@@ -33,49 +43,71 @@ where
 impl<S> FromRequestParts<S> for MercurePublisher
 where
     Option<Arc<MercureHub>>: FromRef<S>,
+    TaskhubTokens: FromRef<S>,
+    TrustedProxies: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
+    /// A valid token wins; without one, the auth hook (if any) decides.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let hub = hub(state)?;
-        let (token, source) = token::find(&parts.headers, &parts.uri).ok_or_else(|| {
-            ApiError::Unauthorized(
+        let refused = match token::find(&parts.headers, &parts.uri) {
+            Some((token, source)) => match token::grants(&hub.publisher, &token).await {
+                Ok(grants) => {
+                    if source == Source::Cookie {
+                        check_origin(&parts.headers, &hub)?;
+                    }
+                    return Ok(Self(grants));
+                }
+                Err(error) => Some(ApiError::from(error)),
+            },
+            None => None,
+        };
+        // A forwarded cookie is CSRF-prone as the hub's own is: checked before the
+        // application is asked about it.
+        if TaskhubTokens::from_ref(state).hook_forwards_cookie(parts) {
+            check_origin(&parts.headers, &hub)?;
+        }
+        match ask_hook(parts, state, refused).await? {
+            Some(grants) => Ok(Self(grants)),
+            None => Err(ApiError::Unauthorized(
                 "publishing needs a JWT with a `mercure.publish` claim: in `Authorization: \
                  Bearer`, the `authorization` query parameter or the `mercureAuthorization` \
                  cookie"
                     .into(),
-            )
-        })?;
-        let grants = token::grants(&hub.publisher, &token)
-            .await
-            .map_err(ApiError::from)?;
-        if source == Source::Cookie {
-            check_origin(&parts.headers, &hub)?;
+            )),
         }
-        Ok(Self(grants))
     }
 }
 
 impl<S> FromRequestParts<S> for MercureSubscriber
 where
     Option<Arc<MercureHub>>: FromRef<S>,
+    TaskhubTokens: FromRef<S>,
+    TrustedProxies: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
+    /// A valid token wins; without one, the auth hook (if any) decides; with neither,
+    /// anonymous where the hub allows it.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let hub = hub(state)?;
-        match token::find(&parts.headers, &parts.uri) {
-            Some((token, _)) => {
-                let verifier = hub.subscriber.as_ref().ok_or_else(|| {
-                    ApiError::Unauthorized("this hub takes no subscriber tokens".into())
-                })?;
-                token::grants(verifier, &token)
-                    .await
-                    .map(Self)
-                    .map_err(ApiError::from)
-            }
+        let refused = match token::find(&parts.headers, &parts.uri) {
+            Some((token, _)) => match &hub.subscriber {
+                Some(verifier) => match token::grants(verifier, &token).await {
+                    Ok(grants) => return Ok(Self(grants)),
+                    Err(error) => Some(ApiError::from(error)),
+                },
+                None => Some(ApiError::Unauthorized(
+                    "this hub takes no subscriber tokens".into(),
+                )),
+            },
+            None => None,
+        };
+        match ask_hook(parts, state, refused).await? {
+            Some(grants) => Ok(Self(grants)),
             None if hub.anonymous => Ok(Self(MercureGrants::default())),
             None => Err(ApiError::Unauthorized(
                 "subscribing needs a JWT: in `Authorization: Bearer`, the `authorization` \
@@ -83,6 +115,29 @@ where
                     .into(),
             )),
         }
+    }
+}
+
+/// Without a valid token: the auth hook's grants for the forwarded credentials, on the
+/// hub's topics. `Ok(None)` when there is no hook, or nothing to forward, and no token
+/// was refused; a refused token's error when there was one and nothing to forward.
+async fn ask_hook<S>(
+    parts: &mut Parts,
+    state: &S,
+    refused: Option<ApiError>,
+) -> Result<Option<MercureGrants>, ApiError>
+where
+    TaskhubTokens: FromRef<S>,
+    TrustedProxies: FromRef<S>,
+    S: Send + Sync,
+{
+    let answer = TaskhubTokens::from_ref(state).ask_hook(parts, state).await;
+    match (answer, refused) {
+        (Some(Ok(grants)), _) => Ok(Some(MercureGrants::from_hook(grants))),
+        (None | Some(Err(HookError::NoCredentials(_))), None) => Ok(None),
+        // A bad token and nothing for the hook: the token's error says more.
+        (None | Some(Err(HookError::NoCredentials(_))), Some(error)) => Err(error),
+        (Some(Err(error)), _) => Err(error.into()),
     }
 }
 

@@ -5,10 +5,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, Uri};
 use serde::Deserialize;
+use taskhub_core::Selector;
 use taskhub_core::mercure::TopicSelector;
 
 use crate::auth::token::{bearer, cookie, query};
-use crate::auth::{TokenError, Verifier};
+use crate::auth::{TaskhubGrants, TokenError, Verifier};
 
 /// The cookie Mercure clients send their token in.
 const COOKIE_NAME: &str = "mercureAuthorization";
@@ -40,6 +41,29 @@ pub(crate) struct MercureGrants {
     pub(crate) subscribe: Vec<TopicSelector>,
     /// Its `exp`: a stream ends then.
     pub(crate) expires_at: Option<SystemTime>,
+}
+
+impl MercureGrants {
+    /// What an auth hook's answer grants on the hub. The answer's selectors mean what
+    /// they mean on TaskHub's own API: a topic (exactly, never read as a URI template),
+    /// or a prefix ending in `*` (`*` alone: every topic). One too long for a Mercure
+    /// selector grants nothing and is left out. A stream ends when the answer expires.
+    pub(crate) fn from_hook(grants: TaskhubGrants) -> Self {
+        let selectors = |items: Vec<Selector>| {
+            items
+                .iter()
+                .filter_map(|item| match item {
+                    Selector::Exact(topic) => TopicSelector::exact(topic).ok(),
+                    Selector::Prefix(prefix) => TopicSelector::prefix(prefix).ok(),
+                })
+                .collect()
+        };
+        Self {
+            publish: selectors(grants.publish),
+            subscribe: selectors(grants.subscribe),
+            expires_at: grants.expires_at,
+        }
+    }
 }
 
 /// The claims of a Mercure token that the hub reads; others are ignored.
@@ -81,6 +105,22 @@ mod tests {
     use axum::http::header::{AUTHORIZATION, COOKIE};
 
     use super::*;
+
+    #[test]
+    fn a_hooks_selectors_are_topics_and_prefixes_on_the_hub() {
+        let topic = |item: &str| Selector::topic(item).expect("selector");
+        let grants = MercureGrants::from_hook(TaskhubGrants {
+            subscribe: vec![topic("https://example.com/books/*"), topic("a/{id}")],
+            publish: vec![topic("*")],
+            expires_at: None,
+        });
+        let subscribes = |t: &str| grants.subscribe.iter().any(|s| s.matches(t));
+        assert!(subscribes("https://example.com/books/1"));
+        assert!(!subscribes("https://example.com/authors/1"));
+        assert!(subscribes("a/{id}"));
+        assert!(!subscribes("a/1"), "never read as a URI template");
+        assert!(grants.publish.iter().any(|s| s.matches("anything")));
+    }
 
     #[test]
     fn the_header_wins_then_the_query_then_the_cookie() {

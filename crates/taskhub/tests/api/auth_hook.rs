@@ -2,12 +2,17 @@
 //! cookies (tests/python/session_app.py) decides for requests without a valid token:
 //! allowed, refused (401/403 passed on), cached per credential, fail-closed (503) when
 //! it is down, slow, redirects or answers too much, and a stream it let in ends when
-//! the answer's TTL runs out; and the board in Chromium, on the application's cookie,
-//! behind the repository's nginx configuration.
+//! the answer's TTL runs out; concurrent first requests with one credential make one
+//! call; the Mercure hub let in by the same hook; and the board in Chromium, on the
+//! application's cookie, behind the repository's nginx configuration.
+
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Sse, TestApp, assert_refused_at_start, metrics, problem, spawn_app_with};
+use crate::helpers::{
+    PATIENCE, Sse, TestApp, assert_refused_at_start, metrics, problem, spawn_app_with,
+};
 use crate::nginx::Nginx;
 use crate::scripts::{PythonServer, Script};
 use crate::tokens::now;
@@ -75,6 +80,18 @@ impl SessionApp {
 
     async fn calls(&self) -> u64 {
         self.stats().await["calls"].as_u64().expect("a count")
+    }
+
+    /// Answers the questions held in the "hold" mode as `mode` says.
+    async fn release(&self, mode: &str) {
+        let response = self
+            .client
+            .post(self.server.url("/release"))
+            .json(&json!({ "mode": mode }))
+            .send()
+            .await
+            .expect("release");
+        assert_eq!(response.status(), 200);
     }
 }
 
@@ -365,4 +382,261 @@ async fn the_board_goes_live_on_the_applications_session_cookie_behind_nginx() {
             .any(|q| q["path"] == "/events/stream"),
         "the board's stream was let in by the hook: {stats}"
     );
+}
+
+/// Waits until the server's metric `name` reads `value`; panics after [`PATIENCE`].
+async fn await_metric(app: &TestApp, name: &str, value: f64) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let now = metrics(&app.address).await.get(name).copied();
+        if now == Some(value) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} is {now:?}, not {value}, after {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `n` concurrent `GET /tasks` with one session cookie: their statuses, once all end.
+fn concurrent_gets(app: &TestApp, session: &str, n: usize) -> tokio::task::JoinSet<u16> {
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let request = with_session(app.client.get(app.url("/tasks")), session);
+        requests.spawn(async move { request.send().await.expect("sent").status().as_u16() });
+    }
+    requests
+}
+
+#[tokio::test]
+async fn concurrent_first_requests_with_one_credential_make_one_hook_call() {
+    let web = SessionApp::start();
+    let app = taskhub(&web, 10_000, &[]).await;
+    web.set_mode("hold", 600).await;
+    let alice = web.login("alice").await;
+    let requests = concurrent_gets(&app, &alice, 20);
+    // The first asks; the nineteen others wait for its answer instead of asking.
+    await_metric(&app, "taskhub_auth_hook_waits_total", 19.0).await;
+    assert_eq!(web.calls().await, 1);
+    web.release("ok").await;
+    assert_eq!(requests.join_all().await, vec![200; 20]);
+    assert_eq!(web.calls().await, 1, "one hook call for twenty requests");
+    let counted = metrics(&app.address).await;
+    assert_eq!(counted["taskhub_auth_hook_calls_total"], 1.0);
+    assert_eq!(counted["taskhub_auth_hook_waits_total"], 19.0);
+
+    // A failure is shared by that flight's waiters, counted once, and not remembered.
+    web.set_mode("hold", 600).await;
+    let fresh = web.login("alice").await;
+    let requests = concurrent_gets(&app, &fresh, 10);
+    await_metric(&app, "taskhub_auth_hook_waits_total", 28.0).await;
+    web.release("down").await;
+    assert_eq!(requests.join_all().await, vec![503; 10]);
+    assert_eq!(web.calls().await, 2);
+    let counted = metrics(&app.address).await;
+    assert_eq!(counted["taskhub_auth_hook_calls_total"], 2.0);
+    assert_eq!(counted["taskhub_auth_hook_failures_total"], 1.0);
+    web.set_mode("ok", 600).await;
+    assert_eq!(get_tasks(&app, &fresh).await.status(), 200);
+    assert_eq!(web.calls().await, 3, "the failure was not cached");
+}
+
+const MERCURE_KEY: &str = "a-mercure-test-key-of-at-least-32-bytes";
+const BOOK_1: &str = "https://example.com/books/1";
+const BOOKS: &str = "https://example.com/books/{id}";
+
+/// A Mercure subscription to `topic` with a session cookie (none when `session` is
+/// `None`).
+async fn mercure_subscribe(app: &TestApp, topic: &str, session: Option<&str>) -> reqwest::Response {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("topic", topic)
+        .finish();
+    let request = app
+        .client
+        .get(app.url(&format!("/.well-known/mercure?{query}")));
+    let request = match session {
+        Some(session) => with_session(request, session),
+        None => request,
+    };
+    request.send().await.expect("sent")
+}
+
+/// A Mercure publish with a session cookie, from a page of `origin`.
+async fn mercure_publish(
+    app: &TestApp,
+    session: &str,
+    origin: &str,
+    pairs: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        form.append_pair(name, value);
+    }
+    with_session(
+        app.client
+            .post(app.url("/.well-known/mercure"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", origin)
+            .body(form.finish()),
+        session,
+    )
+    .send()
+    .await
+    .expect("sent")
+}
+
+/// The ids of `sse`'s events up to the one named `last`, which is left out.
+async fn ids_until(sse: &mut Sse, last: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    loop {
+        let id = sse.expect().await.id;
+        if id == last {
+            return ids;
+        }
+        ids.push(id);
+    }
+}
+
+#[tokio::test]
+async fn the_mercure_hub_lets_in_what_the_hook_grants() {
+    let web = SessionApp::start();
+    let app = taskhub(&web, 2000, &["--mercure-jwt-key", MERCURE_KEY]).await;
+    let (carol, bob) = (web.login("carol").await, web.login("bob").await);
+    let carol_stream = mercure_subscribe(&app, BOOKS, Some(&carol)).await;
+    assert_eq!(carol_stream.status(), 200);
+    let mut carol_stream = Sse::new(carol_stream);
+    // Bob is let in with no grant: public updates only.
+    let bob_stream = mercure_subscribe(&app, BOOKS, Some(&bob)).await;
+    assert_eq!(bob_stream.status(), 200);
+    let mut bob_stream = Sse::new(bob_stream);
+
+    // Carol publishes through the hook too, from a page of the hub's own origin.
+    let own = app.address.clone();
+    let private = mercure_publish(
+        &app,
+        &carol,
+        &own,
+        &[
+            ("topic", BOOK_1),
+            ("private", "on"),
+            ("id", "private-1"),
+            ("data", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(private.status(), 200);
+    assert_eq!(private.text().await.expect("the id"), "private-1");
+    // The grants are the hub's to check: a topic outside carol's prefix is refused.
+    let outside = mercure_publish(
+        &app,
+        &carol,
+        &own,
+        &[("topic", "https://example.com/authors/1"), ("data", "x")],
+    )
+    .await;
+    problem(outside, 403).await;
+    assert_eq!(
+        mercure_publish(&app, &bob, &own, &[("topic", BOOK_1), ("data", "x")])
+            .await
+            .status(),
+        403,
+        "bob may publish nothing"
+    );
+    // A session cookie sent along by another site's form is refused before the hook is
+    // asked (CSRF).
+    let calls = web.calls().await;
+    let forged = mercure_publish(
+        &app,
+        &carol,
+        "https://evil.example",
+        &[("topic", BOOK_1), ("data", "x")],
+    )
+    .await;
+    problem(forged, 403).await;
+    assert_eq!(web.calls().await, calls);
+    let end = mercure_publish(
+        &app,
+        &carol,
+        &own,
+        &[("topic", "https://example.com/books/end"), ("id", "end")],
+    )
+    .await;
+    assert_eq!(end.status(), 200);
+
+    assert_eq!(ids_until(&mut carol_stream, "end").await, ["private-1"]);
+    assert!(
+        ids_until(&mut bob_stream, "end").await.is_empty(),
+        "the private update is not for bob"
+    );
+    let stats = web.stats().await;
+    let questions = stats["questions"].as_array().expect("questions");
+    assert!(
+        questions.iter().all(|q| q["path"] == "/.well-known/mercure"
+            && q["credentials"]["cookie:sessionid"].is_string()),
+        "{stats}"
+    );
+    assert_eq!(
+        web.calls().await,
+        2,
+        "one call per session, for both subscribe and publish"
+    );
+}
+
+#[tokio::test]
+async fn the_mercure_hub_passes_the_hooks_refusals_on_and_fails_closed() {
+    let mut web = SessionApp::start();
+    let app = taskhub(
+        &web,
+        500,
+        &["--mercure-jwt-key", MERCURE_KEY, "--mercure-anonymous"],
+    )
+    .await;
+    let mallory = web.login("mallory").await;
+    let banned = problem(mercure_subscribe(&app, BOOKS, Some(&mallory)).await, 403).await;
+    assert!(banned["detail"].to_string().contains("banned"), "{banned}");
+    problem(
+        mercure_subscribe(&app, BOOKS, Some("no-such-session")).await,
+        401,
+    )
+    .await;
+    // Without a credential, the anonymous hub takes the subscriber, and the hook is not
+    // asked.
+    let calls = web.calls().await;
+    assert_eq!(mercure_subscribe(&app, BOOKS, None).await.status(), 200);
+    assert_eq!(web.calls().await, calls);
+
+    web.set_mode("down", 600).await;
+    let carol = web.login("carol").await;
+    let down = mercure_subscribe(&app, BOOKS, Some(&carol)).await;
+    assert!(down.headers().contains_key("retry-after"));
+    let down = problem(down, 503).await;
+    assert_eq!(
+        down["type"],
+        "https://taskhub.dev/problems/auth-unavailable"
+    );
+    let own = app.address.clone();
+    problem(
+        mercure_publish(&app, &carol, &own, &[("topic", BOOK_1), ("data", "x")]).await,
+        503,
+    )
+    .await;
+    // The application gone altogether: still never a pass, nor anonymous.
+    web.server.kill();
+    problem(mercure_subscribe(&app, BOOKS, Some(&carol)).await, 503).await;
+}
+
+#[tokio::test]
+async fn a_mercure_stream_let_in_by_the_hook_ends_when_the_answer_expires() {
+    let web = SessionApp::start();
+    web.set_mode("ok", 2).await;
+    let app = taskhub(&web, 2000, &["--mercure-jwt-key", MERCURE_KEY]).await;
+    let carol = web.login("carol").await;
+    let opened = Instant::now();
+    let response = mercure_subscribe(&app, BOOKS, Some(&carol)).await;
+    assert_eq!(response.status(), 200);
+    let mut sse = Sse::new(response);
+    assert!(sse.next().await.is_none(), "the stream ends with the TTL");
+    assert!(opened.elapsed() >= Duration::from_secs(1), "not before it");
 }

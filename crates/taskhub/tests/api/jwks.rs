@@ -4,11 +4,13 @@
 //! the provider down with a warm and a cold cache, forged `kid`s, algorithm confusion,
 //! the issuer, audience and `nbf` rules, and namespaced claims and scopes.
 
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PATIENCE, Sse, TestApp, assert_refused_at_start, metrics, problem, spawn_app_with,
-    spawn_app_with_env,
+    LoggedServer, PATIENCE, Sse, TestApp, assert_refused_at_start, metrics, problem,
+    spawn_app_with, spawn_app_with_env,
 };
 use crate::scripts::PythonServer;
 use crate::tokens::now;
@@ -79,6 +81,11 @@ impl KeyServer {
         server
     }
 
+    /// The `Cache-Control: max-age` the set is served with from now on.
+    async fn set_max_age(&self, secs: u64) {
+        self.call("/cache", json!({ "max_age": secs })).await;
+    }
+
     pub(crate) async fn set_down(&self, down: bool) {
         self.call("/down", json!({ "down": down })).await;
     }
@@ -115,9 +122,15 @@ impl KeyServer {
 
     /// Requests to the JWKS document so far.
     pub(crate) async fn fetches(&self) -> u64 {
+        self.fetches_above(None).await
+    }
+
+    /// Requests to the JWKS document, once there are more than `above`.
+    async fn fetches_above(&self, above: Option<u64>) -> u64 {
+        let path = above.map_or("/count".to_owned(), |n| format!("/count?above={n}"));
         let answer: Value = self
             .client
-            .get(self.server.url("/count"))
+            .get(self.server.url(&path))
             .send()
             .await
             .expect("count")
@@ -219,6 +232,68 @@ async fn a_rotated_key_is_picked_up_and_the_retired_one_refused_without_restart(
         2,
         "start, then one refetch for the new kid"
     );
+}
+
+/// The set's `max-age` (above the 60 s floor, below the 10 min default, so that only
+/// reading it explains the timing).
+const MAX_AGE: Duration = Duration::from_secs(65);
+
+#[tokio::test]
+async fn the_key_set_is_refetched_when_its_max_age_runs_out() {
+    let keys = KeyServer::with_keys(&[("k", "RSA")]).await;
+    keys.set_max_age(MAX_AGE.as_secs()).await;
+    let started = Instant::now();
+    let app = spawn_app_with(&["--jwt-jwks-url", &keys.jwks_url()]).await;
+    let old = keys.sign("k", all()).await;
+    assert_eq!(status(&app, &old).await, 200);
+
+    // The provider replaces the key under the same kid: no unknown kid can explain a
+    // refetch, and a token of the new key is refused until the set is refreshed.
+    keys.make_key("k", "RSA").await;
+    let new = keys.sign("k", all()).await;
+    assert_eq!(status(&app, &new).await, 401);
+    assert_eq!(keys.fetches().await, 1, "a known kid causes no refetch");
+
+    let deadline = started + MAX_AGE + PATIENCE;
+    let refetched = tokio::time::timeout_at(deadline.into(), keys.fetches_above(Some(1)))
+        .await
+        .expect("a refresh once the max-age ran out");
+    assert_eq!(refetched, 2);
+    assert!(
+        started.elapsed() >= MAX_AGE,
+        "refetched after {:?}, before the max-age ran out",
+        started.elapsed()
+    );
+    // The fetch is counted when the provider is asked; the keys swap once it answers.
+    while status(&app, &new).await != 200 {
+        assert!(Instant::now() < deadline, "the refreshed key is not used");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status(&app, &old).await, 401, "the replaced key is gone");
+    assert_eq!(keys.fetches().await, 2);
+    let counted = metrics(&app.address).await;
+    assert_eq!(counted["taskhub_jwks_fetches_total"], 2.0);
+    assert_eq!(counted["taskhub_jwks_fetch_failures_total"], 0.0);
+}
+
+#[tokio::test]
+async fn the_refresh_interval_is_held_between_a_minute_and_a_day() {
+    let keys = KeyServer::with_keys(&[("k", "EC")]).await;
+    let url = keys.jwks_url();
+    for (max_age, refresh) in [(31_536_000, 24 * 3600), (0, 60), (MAX_AGE.as_secs(), 65)] {
+        keys.set_max_age(max_age).await;
+        // The first fetch is done before the server listens, so its line is there.
+        let server = LoggedServer::start(&["--jwt-jwks-url", &url], "info");
+        let fetched = server
+            .lines()
+            .into_iter()
+            .find(|log| log["message"] == "fetched the key set")
+            .expect("the fetch is logged");
+        assert_eq!(
+            fetched["refresh_secs"], refresh,
+            "max-age={max_age}: {fetched}"
+        );
+    }
 }
 
 #[tokio::test]

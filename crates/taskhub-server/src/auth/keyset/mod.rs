@@ -172,8 +172,9 @@ impl Shared {
             .keys
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(keys.into());
-        info!(url = %self.url, keys = count, "fetched the key set");
-        Ok(max_age(&response.headers))
+        let refresh = max_age(&response.headers);
+        info!(url = %self.url, keys = count, refresh_secs = refresh.as_secs(), "fetched the key set");
+        Ok(refresh)
     }
 }
 
