@@ -80,12 +80,13 @@ pub(crate) async fn run(
         };
         match result {
             Ok(Some(reply)) => {
+                let mut frames = Vec::new();
                 for key in &reply.keys {
                     for item in &key.ids {
                         match entry::frame(item) {
                             Ok(frame) => {
                                 last = frame.id();
-                                sink(frame);
+                                frames.push(frame);
                             }
                             Err(e) => {
                                 // Not ours to deliver, but never a reason to stop reading.
@@ -96,6 +97,9 @@ pub(crate) async fn run(
                             }
                         }
                     }
+                }
+                if !frames.is_empty() {
+                    sink(frames);
                 }
                 delivered.send_replace(last);
                 backoff = BACKOFF_MIN;

@@ -100,6 +100,17 @@ impl EventFrame {
         self.private
     }
 
+    /// The same frame, its bytes a copy held in `buffer` from `start` (see
+    /// `FrameGroup`); what other subscribers build from it later starts afresh.
+    pub(crate) fn moved_into(&self, buffer: &Bytes, start: usize) -> Self {
+        Self {
+            bytes: buffer.slice(start..start + self.bytes.len()),
+            untyped: OnceLock::new(),
+            mercure_bytes: OnceLock::new(),
+            ..self.clone()
+        }
+    }
+
     /// The frame with its `event:` line.
     pub fn typed(&self) -> Bytes {
         self.bytes.clone()

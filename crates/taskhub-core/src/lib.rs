@@ -6,7 +6,8 @@
 //! - [`Filter`]: a subscriber's `types` / `topics` selection.
 //! - [`IdempotencyKey`]: a client's name for one write, so that retrying it is safe.
 //! - [`frame`]: the SSE encoder. Each event is encoded exactly once into an [`EventFrame`]
-//!   whose bytes every subscriber shares.
+//!   whose bytes every subscriber shares; a [`FrameGroup`] holds the frames committed
+//!   together in one buffer, so a subscriber takes a run of them as one slice.
 //! - [`Timestamp`]: RFC 3339 UTC instants as the envelope carries them.
 //! - [`task`]: the task record of the tasks API.
 //! - [`mercure`]: the Mercure protocol's ids, topics, selectors and URI templates.
@@ -15,6 +16,7 @@ mod event_id;
 mod event_type;
 mod filter;
 pub mod frame;
+mod frame_group;
 mod idempotency_key;
 pub mod mercure;
 mod selector;
@@ -26,6 +28,7 @@ pub use event_id::{EventId, ParseEventIdError};
 pub use event_type::{EventType, ParseEventTypeError};
 pub use filter::{Filter, ParseFilterError};
 pub use frame::EventFrame;
+pub use frame_group::FrameGroup;
 pub use idempotency_key::{IdempotencyKey, ParseIdempotencyKeyError};
 pub use selector::Selector;
 pub use task::{ParseTaskStatusError, Task, TaskId, TaskStatus, UnknownTaskId};

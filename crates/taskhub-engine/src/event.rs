@@ -33,8 +33,9 @@ impl NewEvent {
 }
 
 /// Receives every committed event, in id order, once it is durable (on the SQLite
-/// writer's thread, or the Redis reader's task). It must not block.
-pub type CommitSink = Box<dyn Fn(Arc<EventFrame>) + Send + 'static>;
+/// writer's thread, or the Redis reader's task), the events committed (or read) together
+/// in one call. It must not block.
+pub type CommitSink = Box<dyn Fn(Vec<Arc<EventFrame>>) + Send + 'static>;
 
 /// The answer to "the events after this id".
 #[derive(Debug)]

@@ -115,7 +115,7 @@ impl Server {
         let hub = Arc::new(Hub::new(config.client_buffer, config.max_clients));
         let sink: CommitSink = {
             let hub = Arc::clone(&hub);
-            Box::new(move |frame| hub.publish(frame))
+            Box::new(move |frames| hub.publish(frames))
         };
         let (events, tasks) = backend::open(&config, sink).await?;
         let listener = TcpListener::bind(config.addr)

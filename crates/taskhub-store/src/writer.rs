@@ -220,7 +220,9 @@ impl Writer {
                 // publisher hears back bounds how fast it publishes. The frames follow at
                 // once, on this thread; `EventLog::settle` waits for them.
                 staged.into_iter().for_each(Staged::answer);
-                frames.into_iter().for_each(|frame| (self.sink)(frame));
+                if !frames.is_empty() {
+                    (self.sink)(frames);
+                }
             }
             Err(e) => {
                 error!(error = %e, "group commit failed; nothing in it was stored");

@@ -31,7 +31,7 @@ fn open_keeping(path: &std::path::Path, max_events: u64, max_age: Option<Duratio
         },
         readers: 2,
     };
-    Store::open(&url, options, Box::new(|_frame| {})).expect("opens")
+    Store::open(&url, options, Box::new(|_frames| {})).expect("opens")
 }
 
 /// The ids the log holds, oldest first.

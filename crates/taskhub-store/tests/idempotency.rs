@@ -42,7 +42,7 @@ fn open(dir: &tempfile::TempDir) -> (Store, Seen) {
     let seen: Seen = Arc::default();
     let sink = {
         let seen = Arc::clone(&seen);
-        Box::new(move |frame| seen.lock().expect("lock").push(frame))
+        Box::new(move |frames| seen.lock().expect("lock").extend(frames))
     };
     let options = StoreOptions {
         retention: Retention {

@@ -48,7 +48,7 @@ fn open(dir: &tempfile::TempDir, history_size: u64) -> (Store, Arc<Mutex<Vec<Arc
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = {
         let seen = Arc::clone(&seen);
-        Box::new(move |frame| seen.lock().expect("lock").push(frame))
+        Box::new(move |frames| seen.lock().expect("lock").extend(frames))
     };
     let options = StoreOptions {
         retention: Retention {

@@ -25,7 +25,7 @@ fn open(path: &std::path::Path) -> Store {
         },
         readers: 1,
     };
-    Store::open(&url, options, Box::new(|_frame| {})).expect("opens")
+    Store::open(&url, options, Box::new(|_frames| {})).expect("opens")
 }
 
 /// Runs SQL on the file from a connection of its own, as another process would.

@@ -1,16 +1,13 @@
 //! Opening an event stream, for both protocols' subscribe endpoints: the stream permit,
 //! the subscription, and the response's headers.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use taskhub_core::EventFrame;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::broadcast::Receiver;
 
 use crate::error::ApiError;
+use crate::hub::Live;
 use crate::metrics::METRICS;
 use crate::state::AppState;
 use crate::subscription::{Request, Resume, Settings, Subscription, View};
@@ -42,7 +39,7 @@ pub(crate) fn respond(
     state: &AppState,
     view: View,
     resume: Resume,
-    live: Receiver<Arc<EventFrame>>,
+    live: Live,
     permit: OwnedSemaphorePermit,
 ) -> Response {
     let config = &state.config;
@@ -50,6 +47,7 @@ pub(crate) fn respond(
         retry: config.retry,
         keepalive: config.keepalive,
         policy: config.slow_client_policy,
+        buffer: config.client_buffer as u64,
     };
     let subscription = Subscription::new(
         Request { view, resume },

@@ -11,8 +11,14 @@
 //! store, so every event is either in a page or in the ring (or both). `cursor` is the id
 //! of the last event taken from either; anything at or below it is skipped, so the seam
 //! between replay and live has no gap and no duplicate.
+//!
+//! The ring carries the frames committed together as one group. A native stream that
+//! wants several consecutive frames of a group queues them as one slice of the group's
+//! buffer; others queue each frame's own bytes.
 
 mod policy;
+#[cfg(test)]
+mod tests;
 mod view;
 
 use std::collections::VecDeque;
@@ -24,15 +30,16 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures_util::Stream;
 use taskhub_core::frame::KEEPALIVE;
-use taskhub_core::{EventFrame, EventId};
+use taskhub_core::{EventFrame, EventId, FrameGroup};
 use taskhub_engine::Replay;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::backend::EventLog;
+use crate::hub::Live;
 use crate::metrics::METRICS;
 pub use policy::SlowClientPolicy;
 pub(crate) use view::{MercureSelection, View};
@@ -66,6 +73,8 @@ pub(crate) struct Settings {
     pub(crate) retry: Duration,
     pub(crate) keepalive: Duration,
     pub(crate) policy: SlowClientPolicy,
+    /// Frames that may wait in the ring behind what the stream reads (`--client-buffer`).
+    pub(crate) buffer: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +96,7 @@ pub(crate) struct Subscription {
     view: View,
     settings: Settings,
     events: EventLog,
-    live: broadcast::Receiver<Arc<EventFrame>>,
+    live: Live,
     phase: Phase,
     /// The last event id taken from the store or the ring, delivered or filtered out.
     cursor: EventId,
@@ -122,7 +131,7 @@ impl Subscription {
         request: Request,
         settings: Settings,
         events: EventLog,
-        live: broadcast::Receiver<Arc<EventFrame>>,
+        live: Live,
         client_id: &str,
         shutdown: CancellationToken,
         permit: OwnedSemaphorePermit,
@@ -248,33 +257,78 @@ impl Subscription {
         }
     }
 
-    fn on_live(&mut self, received: Result<Arc<EventFrame>, RecvError>, fresh: bool) {
-        match received {
-            Ok(frame) if frame.id() <= self.cursor => {}
-            Ok(frame) => {
-                if let Some(first) = self.lost_from.take() {
-                    let last = EventId::new(frame.id().get() - 1);
-                    self.ready.push_back(self.view.gap(first, last));
-                    METRICS.gaps.inc();
+    fn on_live(&mut self, received: Result<Arc<FrameGroup>, RecvError>, fresh: bool) {
+        let missed = match received {
+            Ok(group) => {
+                let behind = self.live.behind(&group);
+                if behind <= self.settings.buffer {
+                    self.take_group(&group);
+                    return;
                 }
-                self.phase = Phase::Live { fresh: false };
-                self.take(&frame);
+                // More than the buffer waits behind this group: the subscriber is slow,
+                // and this group is what it loses first.
+                behind + group.frames().len() as u64
             }
-            Err(RecvError::Lagged(_)) if fresh => self.phase = Phase::CatchingUp,
-            Err(RecvError::Lagged(missed)) => {
-                METRICS.lagged_events.add(missed);
-                match self.settings.policy {
-                    SlowClientPolicy::Disconnect => {
-                        debug!(missed, "slow subscriber disconnected");
-                        METRICS.slow_client_disconnects.inc();
-                        self.phase = Phase::Ended;
-                    }
-                    SlowClientPolicy::DropOldest => {
-                        self.lost_from.get_or_insert(self.cursor.next());
-                    }
+            // The ring moved past groups this stream never read (it was not polled while
+            // its socket was full): at least that many frames.
+            Err(RecvError::Lagged(groups)) => groups,
+            Err(RecvError::Closed) => {
+                self.phase = Phase::Ended;
+                return;
+            }
+        };
+        if fresh {
+            self.phase = Phase::CatchingUp;
+            return;
+        }
+        METRICS.lagged_events.add(missed);
+        match self.settings.policy {
+            SlowClientPolicy::Disconnect => {
+                debug!(missed, "slow subscriber disconnected");
+                METRICS.slow_client_disconnects.inc();
+                self.phase = Phase::Ended;
+            }
+            SlowClientPolicy::DropOldest => {
+                self.lost_from.get_or_insert(self.cursor.next());
+            }
+        }
+    }
+
+    /// Takes the frames of `group` after the cursor: a gap first if some were lost, then
+    /// the wanted ones, consecutive typed frames as one slice of the group's buffer.
+    fn take_group(&mut self, group: &FrameGroup) {
+        let frames = group.frames();
+        let Some(first) = frames.iter().position(|frame| frame.id() > self.cursor) else {
+            return;
+        };
+        if let Some(lost) = self.lost_from.take() {
+            let last = EventId::new(frames[first].id().get() - 1);
+            self.ready.push_back(self.view.gap(lost, last));
+            METRICS.gaps.inc();
+        }
+        self.phase = Phase::Live { fresh: false };
+        if !self.view.shares_typed_bytes() {
+            for frame in &frames[first..] {
+                self.take(frame);
+            }
+            return;
+        }
+        let mut run = first..first;
+        for (index, frame) in frames.iter().enumerate().skip(first) {
+            self.cursor = frame.id();
+            if self.view.wants(frame) {
+                if run.is_empty() {
+                    run = index..index;
                 }
+                run.end = index + 1;
+                self.count_delivery();
+            } else if !run.is_empty() {
+                self.ready.push_back(group.typed_run(run.clone()));
+                run = index..index;
             }
-            Err(RecvError::Closed) => self.phase = Phase::Ended,
+        }
+        if !run.is_empty() {
+            self.ready.push_back(group.typed_run(run));
         }
     }
 
@@ -284,11 +338,15 @@ impl Subscription {
         let view = &self.view;
         if view.wants(frame) {
             self.ready.push_back(view.encode(frame));
-            self.delivered += 1;
-            if self.delivered == DELIVERIES_PER_FLUSH {
-                METRICS.events_delivered.add(self.delivered);
-                self.delivered = 0;
-            }
+            self.count_delivery();
+        }
+    }
+
+    fn count_delivery(&mut self) {
+        self.delivered += 1;
+        if self.delivered == DELIVERIES_PER_FLUSH {
+            METRICS.events_delivered.add(self.delivered);
+            self.delivered = 0;
         }
     }
 }

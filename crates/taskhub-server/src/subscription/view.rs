@@ -60,6 +60,12 @@ impl View {
         }
     }
 
+    /// Whether the stream writes frames as they are typed, so that consecutive frames of
+    /// a group can be written as one slice of its buffer.
+    pub(crate) fn shares_typed_bytes(&self) -> bool {
+        matches!(self, Self::Native { typed: true, .. })
+    }
+
     /// The frame's bytes for this stream: shared, never copied.
     pub(crate) fn encode(&self, frame: &EventFrame) -> Bytes {
         match self {
