@@ -51,6 +51,14 @@ impl Selector {
         }
     }
 
+    /// Whether this topic selector names the reserved `$` namespace explicitly (its text
+    /// starts with `$`): only such selectors match reserved topics in a [`crate::Filter`].
+    pub fn names_reserved(&self) -> bool {
+        match self {
+            Self::Exact(text) | Self::Prefix(text) => crate::topic::is_reserved(text),
+        }
+    }
+
     pub fn matches(&self, value: &str) -> bool {
         match self {
             Self::Exact(exact) => value == &**exact,
