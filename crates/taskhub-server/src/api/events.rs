@@ -19,7 +19,7 @@ use super::fields::Fields;
 use crate::auth::TaskhubCaller;
 use crate::edge::body::JsonBody;
 use crate::edge::idempotency::{self, RetryKey};
-use crate::edge::publish::{append, check_data_size};
+use crate::edge::publish::{RESERVED_TOPIC, append, check_data_size};
 use crate::edge::{query_names, resume, stream};
 use crate::error::ApiError;
 use crate::error::openapi::{StreamErrors, WriteErrors};
@@ -91,6 +91,9 @@ fn parse_event(value: &Value, path: String, max_data: usize) -> Result<NewEvent,
         .map(Topic::parse)
         .transpose()
         .map_err(|e| ApiError::invalid(fields.name("topic"), e))?;
+    if topic.as_ref().is_some_and(Topic::is_reserved) {
+        return Err(ApiError::invalid(fields.name("topic"), RESERVED_TOPIC));
+    }
     let private = fields.optional_bool("private")?.unwrap_or(false);
     if private && topic.is_none() {
         return Err(ApiError::invalid(
