@@ -73,6 +73,13 @@ pub fn subject_of(identity: &str) -> Option<&str> {
     identity.strip_prefix("s:")
 }
 
+/// What happened to one stream's presence, as the server queues it for its engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    Open(Presence),
+    Close(Presence),
+}
+
 /// A member arriving or going.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {

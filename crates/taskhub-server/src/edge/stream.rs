@@ -12,6 +12,7 @@ use tokio::sync::broadcast::Receiver;
 
 use crate::error::ApiError;
 use crate::metrics::METRICS;
+use crate::presence::Attendance;
 use crate::state::AppState;
 use crate::subscription::{Request, Resume, Settings, Subscription, View};
 
@@ -37,13 +38,15 @@ pub(crate) fn admit(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> 
 }
 
 /// The streaming response. `live` must have been taken from the hub before anything was
-/// read from the log for this stream, so the replay seam has no gap.
+/// read from the log for this stream, so the replay seam has no gap. With `attendance`,
+/// the stream is present on its selectors for as long as it lives.
 pub(crate) fn respond(
     state: &AppState,
     view: View,
     resume: Resume,
     live: Receiver<Arc<EventFrame>>,
     permit: OwnedSemaphorePermit,
+    attendance: Option<Attendance>,
 ) -> Response {
     let config = &state.config;
     let settings = Settings {
@@ -51,12 +54,18 @@ pub(crate) fn respond(
         keepalive: config.keepalive,
         policy: config.slow_client_policy,
     };
+    let client_id = state.hub.new_client_id();
+    let presence = attendance.and_then(|a| state.presence.track(a, &client_id));
     let subscription = Subscription::new(
-        Request { view, resume },
+        Request {
+            view,
+            resume,
+            presence,
+        },
         settings,
         state.events.clone(),
         live,
-        &state.hub.new_client_id(),
+        &client_id,
         state.shutdown.clone(),
         permit,
     );
