@@ -252,7 +252,10 @@ fn millis(duration: Duration) -> u64 {
 /// Four values per announcement: selector, identity, client id, count.
 fn announcements(change: Change, flat: &[String]) -> Result<Vec<Announcement>, ClusterError> {
     if !flat.len().is_multiple_of(4) {
-        return Err(ClusterError::corrupt("presence reply", "not groups of four"));
+        return Err(ClusterError::corrupt(
+            "presence reply",
+            "not groups of four",
+        ));
     }
     flat.chunks(4)
         .map(|item| {

@@ -174,7 +174,11 @@ mod tests {
             (Some("$presence/tasks/43"), false),
         ] {
             let filter = Filter::parse(None, topics).expect("filter");
-            assert_eq!(filter.matches(&ty("presence.join"), Some(&presence)), passes, "{topics:?}");
+            assert_eq!(
+                filter.matches(&ty("presence.join"), Some(&presence)),
+                passes,
+                "{topics:?}"
+            );
         }
     }
 

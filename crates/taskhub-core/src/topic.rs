@@ -124,7 +124,11 @@ mod tests {
 
     #[test]
     fn reserved_topics_start_with_a_dollar_and_presence_topics_fit_or_are_none() {
-        assert!(Topic::parse("$presence/tasks/42").expect("topic").is_reserved());
+        assert!(
+            Topic::parse("$presence/tasks/42")
+                .expect("topic")
+                .is_reserved()
+        );
         assert!(!Topic::parse("tasks/$42").expect("topic").is_reserved());
         let selector = crate::Selector::topic("deploys/*").expect("selector");
         assert_eq!(

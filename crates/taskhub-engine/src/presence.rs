@@ -286,12 +286,15 @@ impl Ledger {
             .into_iter()
             .flatten()
             .flat_map(|(identity, member)| {
-                member.streams.iter().map(|(client_id, since)| ListedClient {
-                    subject: subject_of(identity).map(str::to_owned),
-                    client_id: client_id.clone(),
-                    since: *since,
-                    node: self.node.clone(),
-                })
+                member
+                    .streams
+                    .iter()
+                    .map(|(client_id, since)| ListedClient {
+                        subject: subject_of(identity).map(str::to_owned),
+                        client_id: client_id.clone(),
+                        since: *since,
+                        node: self.node.clone(),
+                    })
             })
             .collect();
         Listing {

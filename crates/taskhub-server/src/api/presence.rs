@@ -110,7 +110,11 @@ impl From<Listing> for SelectorPresence {
         Self {
             selector: listing.selector,
             count: listing.count,
-            clients: listing.clients.into_iter().map(PresentClient::from).collect(),
+            clients: listing
+                .clients
+                .into_iter()
+                .map(PresentClient::from)
+                .collect(),
         }
     }
 }

@@ -72,13 +72,11 @@ impl Presences {
         let store = PresenceStore::new(events, node, config.presence_grace, config.presence_ttl);
         let (ops, received) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
-        let task = tokio::spawn(
-            task::Bookkeeper::new(store.clone(), events.clone()).run(
-                received,
-                stop.clone(),
-                task::Timing::new(config.presence_grace, config.presence_ttl),
-            ),
-        );
+        let task = tokio::spawn(task::Bookkeeper::new(store.clone(), events.clone()).run(
+            received,
+            stop.clone(),
+            task::Timing::new(config.presence_grace, config.presence_ttl),
+        ));
         Arc::new(Self {
             ops,
             store,
@@ -124,7 +122,9 @@ impl Presences {
         if let Some(task) = task
             && tokio::time::timeout(FINISH_WITHIN, task).await.is_err()
         {
-            warn!("presence did not finish within {FINISH_WITHIN:?}; its members are left to the grace and TTL");
+            warn!(
+                "presence did not finish within {FINISH_WITHIN:?}; its members are left to the grace and TTL"
+            );
         }
     }
 }
