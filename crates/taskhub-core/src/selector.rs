@@ -59,6 +59,12 @@ impl Selector {
         }
     }
 
+    /// The topic of presence changes on this topic selector: `$presence/<selector>`;
+    /// `None` when that would be longer than [`Topic::MAX_CHARS`].
+    pub fn presence_topic(&self) -> Option<Topic> {
+        Topic::parse(&format!("{}{self}", Topic::PRESENCE_PREFIX)).ok()
+    }
+
     pub fn matches(&self, value: &str) -> bool {
         match self {
             Self::Exact(exact) => value == &**exact,
@@ -85,6 +91,17 @@ mod tests {
         assert!(!topic("tasks/4*").covers(&topic("tasks/*")));
         assert!(topic("*").covers(&topic("anything/*")));
         assert!(!topic("deploys/*").covers(&topic("tasks/1")));
+    }
+
+    #[test]
+    fn presence_topics_fit_or_are_none() {
+        assert_eq!(
+            topic("deploys/*").presence_topic().expect("fits").as_str(),
+            "$presence/deploys/*"
+        );
+        assert!(topic(&"t".repeat(247)).presence_topic().is_none());
+        assert!(topic("$presence/*").names_reserved());
+        assert!(!topic("*").names_reserved());
     }
 
     #[test]

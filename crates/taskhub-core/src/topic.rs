@@ -46,12 +46,6 @@ impl Topic {
         Self(format!("tasks/{id}").into())
     }
 
-    /// The topic of presence changes on a selector: `$presence/<selector>`; `None` when
-    /// that would be longer than [`Self::MAX_CHARS`].
-    pub fn for_presence(selector: &crate::Selector) -> Option<Self> {
-        Self::parse(&format!("{}{selector}", Self::PRESENCE_PREFIX)).ok()
-    }
-
     /// Whether the topic is reserved for TaskHub's own events (it starts with `$`).
     pub fn is_reserved(&self) -> bool {
         is_reserved(&self.0)
@@ -123,20 +117,13 @@ mod tests {
     }
 
     #[test]
-    fn reserved_topics_start_with_a_dollar_and_presence_topics_fit_or_are_none() {
+    fn reserved_topics_start_with_a_dollar() {
         assert!(
             Topic::parse("$presence/tasks/42")
                 .expect("topic")
                 .is_reserved()
         );
         assert!(!Topic::parse("tasks/$42").expect("topic").is_reserved());
-        let selector = crate::Selector::topic("deploys/*").expect("selector");
-        assert_eq!(
-            Topic::for_presence(&selector).expect("fits").as_str(),
-            "$presence/deploys/*"
-        );
-        let long = crate::Selector::topic(&"t".repeat(247)).expect("selector");
-        assert!(Topic::for_presence(&long).is_none());
     }
 
     #[test]

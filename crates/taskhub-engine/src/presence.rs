@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::json;
-use taskhub_core::{EventType, Selector, Timestamp, Topic};
+use taskhub_core::{EventType, Selector, Timestamp};
 
 use crate::NewEvent;
 
@@ -44,7 +44,7 @@ impl Presence {
     ) -> Vec<Self> {
         selectors
             .iter()
-            .filter(|s| !s.names_reserved() && Topic::for_presence(s).is_some())
+            .filter(|s| !s.names_reserved() && s.presence_topic().is_some())
             .map(|selector| Self {
                 selector: selector.to_string(),
                 subject: subject.map(str::to_owned),
@@ -116,7 +116,7 @@ impl Announcement {
     /// selector that is not one (never, for an announcement made of a [`Presence`]).
     pub fn into_event(self) -> Option<NewEvent> {
         let selector = Selector::topic(&self.selector).ok()?;
-        let topic = Topic::for_presence(&selector)?;
+        let topic = selector.presence_topic()?;
         let data = json!({
             "selector": self.selector,
             "subject": self.subject,
@@ -317,6 +317,8 @@ fn leave(selector: &str, identity: &str, member: Member, left: usize) -> Announc
 
 #[cfg(test)]
 mod tests {
+    use taskhub_core::Topic;
+
     use super::*;
 
     const GRACE: u64 = 5_000;
