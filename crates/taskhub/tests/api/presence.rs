@@ -478,3 +478,101 @@ async fn a_sigkilled_nodes_members_leave_within_the_ttl_announced_once() {
     assert_eq!(listed["topics"][0]["count"], 1);
     assert_eq!(listed["topics"][0]["clients"][0]["subject"], "carol");
 }
+
+/// A single node stopping gracefully announces its members' leaves (nobody is left to
+/// count them); they are in the log after a restart.
+#[tokio::test]
+async fn a_single_node_announces_every_leave_when_it_stops() {
+    if cluster_mode() {
+        return;
+    }
+    let mut app = app(&[]).await;
+    let all = token(Some("watcher"), &["*"]);
+    let (mut watcher, _) = open(
+        &app,
+        &all,
+        &format!("{}&presence=false", query("$presence/*")),
+    )
+    .await;
+    let (_alice, _) = open(&app, &token(Some("alice"), &["*"]), &query("tasks/5")).await;
+    assert_eq!(change(&watcher.expect().await).0, "presence.join");
+    app.signal("TERM");
+    assert!(app.wait_exit(Duration::from_secs(15)).is_some(), "stopped");
+    app.restart_stopped();
+    let page: Value = app
+        .client
+        .get(app.url(&format!("/events{}", query("$presence/*"))))
+        .bearer_auth(&all)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    let kinds: Vec<(&str, &str, u64)> = page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().expect("type"),
+                e["data"]["subject"].as_str().expect("subject"),
+                e["data"]["count"].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("presence.join", "alice", 1),
+            ("presence.leave", "alice", 0)
+        ]
+    );
+}
+
+/// A cluster node stopping gracefully leaves its members to the grace period: one that
+/// reconnects to another node (a rolling restart) causes no leave and no join; one that
+/// does not leaves once the grace ran out, announced by a surviving node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_stopping_leaves_its_members_to_the_grace_period() {
+    if cluster_mode() {
+        return;
+    }
+    let cluster = ClusterBackend::start();
+    let flags = ["--jwt-secret", SECRET, "--presence-grace-secs", "3"];
+    let (a, mut stopping) = (
+        spawn_node(&cluster, &flags, &[]),
+        spawn_node(&cluster, &flags, &[]),
+    );
+    let all = token(Some("watcher"), &["*"]);
+    let (mut watcher, _) = open(
+        &a,
+        &all,
+        &format!("{}&presence=false", query("$presence/*,marker")),
+    )
+    .await;
+    let alice = token(Some("alice"), &["*"]);
+    let (mut alice_tab, _) = open(&stopping, &alice, &query("tasks/3")).await;
+    assert_eq!(change(&watcher.expect().await).2, json!("alice"));
+    let (_bob_tab, _) = open(&stopping, &token(Some("bob"), &["*"]), &query("tasks/3")).await;
+    assert_eq!(change(&watcher.expect().await).2, json!("bob"));
+
+    stopping.signal("TERM");
+    assert!(alice_tab.next().await.is_none(), "the stream ends");
+    let (_alice_back, _) = open(&a, &alice, &query("tasks/3")).await;
+    let left = change(&watcher.expect().await);
+    assert_eq!(
+        (left.0.as_str(), &left.2, left.3),
+        ("presence.leave", &json!("bob"), 1)
+    );
+    assert!(
+        stopping.wait_exit(Duration::from_secs(15)).is_some(),
+        "stopped"
+    );
+    let marker = publish_marker(&a, "marker").await;
+    assert_eq!(
+        watcher.expect().await.id,
+        marker,
+        "alice neither left nor joined"
+    );
+}
