@@ -11,7 +11,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
 use crate::cluster_support::{ClusterBackend, cluster_mode};
-use crate::helpers::{Sse, TestApp, envelope, problem, spawn_app_with, spawn_node};
+use crate::helpers::{
+    Sse, TestApp, assert_refused_at_start, envelope, metrics, problem, spawn_app_with, spawn_node,
+};
 use crate::tokens::now;
 
 const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
@@ -199,6 +201,14 @@ async fn joins_and_leaves_are_events_with_counts_through_filters_and_replay() {
     for mut stream in [everything, unfiltered] {
         assert_eq!(stream.expect().await.id, marker);
     }
+
+    let counted = metrics(&app.address).await;
+    assert_eq!(
+        counted["taskhub_presence_joins_total"], 4.0,
+        "the `*` stream, alice, and bob on two selectors"
+    );
+    assert_eq!(counted["taskhub_presence_leaves_total"], 1.0);
+    assert_eq!(counted["taskhub_presence_errors_total"], 0.0);
 
     // Replay: resuming after the first join gives the rest, as it gives any event.
     let mut replayed = resume(&app, &all, &query("$presence/tasks/*"), &first.id).await;
@@ -574,5 +584,17 @@ async fn a_cluster_node_stopping_leaves_its_members_to_the_grace_period() {
         watcher.expect().await.id,
         marker,
         "alice neither left nor joined"
+    );
+}
+
+#[test]
+fn presence_settings_out_of_range_are_refused_at_start() {
+    assert_refused_at_start(
+        &["--presence-ttl-secs", "2"],
+        "--presence-ttl-secs must be at least 3 seconds",
+    );
+    assert_refused_at_start(
+        &["--presence-grace-secs", "3601"],
+        "--presence-grace-secs must be at most 3600 seconds",
     );
 }
