@@ -361,8 +361,28 @@ async fn presence_needs_credentials_and_a_subscribe_grant_for_each_selector() {
 }
 
 #[tokio::test]
-async fn publishing_to_a_reserved_topic_is_refused_on_both_protocols() {
-    let app = app(&["--mercure-jwt-key", SECRET]).await;
+async fn reserved_topics_are_refused_to_publishers_and_hidden_from_mercures_star() {
+    let app = app(&["--mercure-jwt-key", SECRET, "--mercure-anonymous"]).await;
+    let response = app
+        .client
+        .get(app.url("/.well-known/mercure?topic=*"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let mut mercure_star = Sse::new(response);
+    let all = token(Some("watcher"), &["*"]);
+    let (mut watcher, _) = open(&app, &all, &query("$presence/*")).await;
+    let (_present, _) = open(&app, &all, &query("tasks/1")).await;
+    assert_eq!(watcher.expect().await.event, "presence.join");
+    let marker = publish_marker(&app, "tasks/1").await;
+    let first = mercure_star.expect().await;
+    assert_eq!(
+        first.id,
+        format!("#{marker}"),
+        "the join was not sent to `*`"
+    );
+
     let publisher = token(None, &[]);
     for (body, field) in [
         (
