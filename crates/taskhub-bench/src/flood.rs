@@ -246,8 +246,9 @@ async fn sample_peak(pids: Vec<u32>, peak: Arc<AtomicU64>) {
     }
 }
 
-/// Waits until `done(progress)` reaches `wanted`, or nothing changed for [`QUIET`].
-async fn wait(
+/// Waits until `done(progress)` reaches `wanted`, or nothing changed for [`QUIET`]
+/// (shared with `presence`).
+pub(crate) async fn wait(
     fleet: &Fleet,
     line: &mut ProgressLine,
     what: &str,
@@ -276,7 +277,7 @@ async fn wait(
     }
 }
 
-fn note(errors: &mut Vec<String>, new: Vec<String>) {
+pub(crate) fn note(errors: &mut Vec<String>, new: Vec<String>) {
     for e in new {
         if errors.len() < 8 && !errors.contains(&e) {
             errors.push(e);

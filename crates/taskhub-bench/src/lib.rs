@@ -7,7 +7,9 @@
 //! `/proc`. Each subscriber checks its stream for loss, duplicates and reordering.
 //! `flood` floods a fresh TaskHub with slow request heads beside open streams and checks
 //! that it gives the memory back once the clients leave. `history` measures page reads
-//! and the publishes beside a large trim by age.
+//! and the publishes beside a large trim by age. `presence` measures what presence costs:
+//! present streams opened at a rate, the bookkeeping's lag, `GET /presence`, the leaves;
+//! `suite --presence on|off` is fan-out with and without it.
 
 pub mod chunked;
 pub mod clock;
@@ -21,6 +23,7 @@ pub mod load;
 pub mod machine;
 pub mod output;
 pub mod plot;
+pub mod presence;
 pub mod procfs;
 pub mod progress;
 pub mod protocol;
@@ -40,4 +43,4 @@ pub mod url;
 pub mod worker;
 
 pub use error::BenchError;
-pub use target::{Kind, Target};
+pub use target::{Kind, PresenceMode, Target};

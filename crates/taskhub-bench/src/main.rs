@@ -9,12 +9,13 @@ use taskhub_bench::flood::{self, FloodConfig, FloodPlan};
 use taskhub_bench::history::{self, HistoryPlan};
 use taskhub_bench::load::{self, LoadConfig};
 use taskhub_bench::output::{self, Outputs};
+use taskhub_bench::presence::{self, PresenceConfig, PresencePlan};
 use taskhub_bench::publisher::{Pace, PublishPlan};
 use taskhub_bench::run::RunSpec;
 use taskhub_bench::scenario::{Name, Size};
 use taskhub_bench::server::ServerSetup;
 use taskhub_bench::suite::{self, SuiteConfig};
-use taskhub_bench::{Kind, Target, worker};
+use taskhub_bench::{Kind, PresenceMode, Target, worker};
 
 /// Load generator for SSE fan-out servers: TaskHub and its peers, side by side.
 #[derive(Debug, Parser)]
@@ -38,6 +39,10 @@ enum Command {
     /// The history API against a fresh TaskHub: page-read throughput, and publish latency
     /// before and during a large trim by age.
     History(HistoryArgs),
+    /// What presence costs a fresh TaskHub: present streams opened at a rate (every
+    /// connect a join), the bookkeeping's lag behind them, GET /presence with them all
+    /// present, and their leaves.
+    Presence(PresenceArgs),
     /// (internal) A subscriber worker process, driven over stdin/stdout.
     #[command(hide = true)]
     Worker,
@@ -81,6 +86,11 @@ struct SuiteArgs {
     /// Also write the results (JSON) to this file.
     #[arg(long)]
     json_out: Option<PathBuf>,
+    /// TaskHub's subscribers filter on the events' topic and are present on it (`on`) or
+    /// not (`off`: the same filter with presence=false): an A/B of presence's cost.
+    /// Without it they take every event, unfiltered, as before.
+    #[arg(long, value_enum)]
+    presence: Option<PresenceMode>,
 }
 
 /// How the fresh TaskHub servers are started.
@@ -154,6 +164,26 @@ struct HistoryArgs {
     /// Publishes per second beside the trim, all publishers together.
     #[arg(long, default_value_t = 200.0)]
     rate: f64,
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    taskhub: TaskhubArgs,
+}
+
+#[derive(Debug, Args)]
+struct PresenceArgs {
+    /// Present streams opened and held.
+    #[arg(long, default_value_t = 10_000)]
+    streams: usize,
+    /// New connections per second, all workers together.
+    #[arg(long, default_value_t = 5_000.0)]
+    connect_rate: f64,
+    /// The server's --presence-grace-secs.
+    #[arg(long, default_value_t = 1)]
+    grace_secs: u64,
+    /// GET /presence calls timed with every stream present.
+    #[arg(long, default_value_t = 20)]
+    listings: usize,
     #[command(flatten)]
     common: Common,
     #[command(flatten)]
@@ -235,6 +265,10 @@ struct LoadArgs {
     /// A server process id to read CPU and memory from (repeatable; children included).
     #[arg(long = "pid")]
     pids: Vec<u32>,
+    /// TaskHub: subscribers filter on the events' topic and are present on it (`on`) or
+    /// not (`off`); applied to the usual URLs, before --url and --publish-url.
+    #[arg(long, value_enum)]
+    presence: Option<PresenceMode>,
     #[command(flatten)]
     common: Common,
 }
@@ -247,6 +281,7 @@ fn main() -> anyhow::Result<()> {
         Command::Load(args) => runtime()?.block_on(load(args)),
         Command::Flood(args) => runtime()?.block_on(flood(args)),
         Command::History(args) => runtime()?.block_on(history(args)),
+        Command::Presence(args) => runtime()?.block_on(presence(args)),
     }
 }
 
@@ -282,6 +317,7 @@ async fn suite(args: SuiteArgs) -> anyhow::Result<()> {
         exe,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         quiet: args.common.quiet,
+        presence: args.presence,
     };
     let result = suite::run(&config).await;
     let outputs = Outputs {
@@ -297,7 +333,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
     if !(0.0..1.0).contains(&args.stall_fraction) {
         bail!("--stall-fraction must be in [0, 1)");
     }
-    let mut target = Target::local(args.target, args.port);
+    let mut target = Target::local(args.target, args.port).with_presence(args.presence);
     if let Some(url) = args.url {
         target.subscribe = url;
     }
@@ -385,4 +421,24 @@ async fn flood(args: FloodArgs) -> anyhow::Result<()> {
     };
     let outcome = flood::run(&config).await?;
     flood::emit(&outcome, args.common.json).context("cannot print the results")
+}
+
+async fn presence(args: PresenceArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot locate this binary")?;
+    let config = PresenceConfig {
+        plan: PresencePlan {
+            streams: args.streams,
+            connect_rate: args.connect_rate,
+            grace_secs: args.grace_secs,
+            listings: args.listings.max(1),
+            workers: workers(&args.common),
+            per_source: args.common.per_source.unwrap_or(PER_SOURCE),
+        },
+        // Presence starts no peer.
+        setup: args.taskhub.setup(&exe, PathBuf::new()),
+        exe,
+        quiet: args.common.quiet,
+    };
+    let outcome = presence::run(&config).await?;
+    presence::emit(&outcome, args.common.json).context("cannot print the results")
 }

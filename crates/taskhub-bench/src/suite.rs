@@ -12,7 +12,7 @@ use crate::progress::ProgressLine;
 use crate::run::{self, Outcome};
 use crate::scenario::{self, Name, Scenario, Size};
 use crate::server::{self, ServerSetup};
-use crate::target::Kind;
+use crate::target::{Kind, PresenceMode};
 
 /// Pause between two measurements, for sockets to close and the machine to settle.
 const COOL_DOWN: Duration = Duration::from_secs(2);
@@ -29,6 +29,8 @@ pub struct SuiteConfig {
     /// The command line, for the record.
     pub command: String,
     pub quiet: bool,
+    /// TaskHub's streams filtered on the events' topic, present on it or not.
+    pub presence: Option<PresenceMode>,
 }
 
 /// One server's measurement of one step (or why there is none).
@@ -147,7 +149,8 @@ async fn measure_one(
     spec.connect_in_flight = spec.connect_in_flight.min(in_flight);
     spec.source_net = run_index;
     let pids = || running.pids();
-    let measured = run::measure(&config.exe, &running.target, &pids, &spec, line).await;
+    let target = running.target.clone().with_presence(config.presence);
+    let measured = run::measure(&config.exe, &target, &pids, &spec, line).await;
     line.update("stopping the server", None);
     running.stop().await;
     match measured {

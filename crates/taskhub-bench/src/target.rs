@@ -81,6 +81,19 @@ pub struct Target {
     pub subscribe: String,
     /// The publish URL (for `seed`, the prefix the task id is appended to).
     pub publish: String,
+    /// TaskHub: the topic each event is published on (`None`: no topic).
+    #[serde(default)]
+    pub topic: Option<String>,
+}
+
+/// TaskHub's presence during a run (`--presence`): its subscribers filter on one topic
+/// that every event is published on, and are present on it (`on`) or not (`off`, the
+/// same filtering with `presence=false`), so the two are an A/B of presence alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PresenceMode {
+    On,
+    Off,
 }
 
 impl Target {
@@ -107,7 +120,30 @@ impl Target {
             kind,
             subscribe,
             publish,
+            topic: None,
         }
+    }
+
+    /// A TaskHub target whose subscribers filter on the events' one topic, present on it
+    /// or not; other servers have no presence and are left as they are.
+    pub fn with_presence(mut self, mode: Option<PresenceMode>) -> Self {
+        let Some(mode) = mode else {
+            return self;
+        };
+        if self.kind == Kind::Taskhub {
+            let separator = if self.subscribe.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            self.subscribe.push(separator);
+            self.subscribe.push_str(&format!("topics={EVENT}"));
+            if mode == PresenceMode::Off {
+                self.subscribe.push_str("&presence=false");
+            }
+            self.topic = Some(EVENT.to_owned());
+        }
+        self
     }
 
     pub fn subscribe_url(&self) -> Result<HttpUrl, BenchError> {
@@ -144,7 +180,12 @@ impl Target {
             Kind::Taskhub => {
                 let events: Vec<_> = tokens
                     .iter()
-                    .map(|t| serde_json::json!({ "event": EVENT, "data": data(t) }))
+                    .map(|t| match &self.topic {
+                        Some(topic) => {
+                            serde_json::json!({ "event": EVENT, "data": data(t), "topic": topic })
+                        }
+                        None => serde_json::json!({ "event": EVENT, "data": data(t) }),
+                    })
                     .collect();
                 let body = match events.as_slice() {
                     [one] => one.to_string(),
@@ -237,6 +278,21 @@ mod tests {
             seed.starts_with("PUT /tasks/status/bench?new_status=~1~0~9~ HTTP/1.1\r\n"),
             "{seed}"
         );
+    }
+
+    #[test]
+    fn presence_filters_taskhub_streams_on_the_events_topic() {
+        let on = Target::local(Kind::Taskhub, 9).with_presence(Some(PresenceMode::On));
+        assert_eq!(
+            on.subscribe,
+            "http://127.0.0.1:9/events/stream?topics=bench"
+        );
+        let publish = text(on.publish_request(&tokens(1), "").expect("ok"));
+        assert!(publish.ends_with(r#""topic":"bench"}"#), "{publish}");
+        let off = Target::local(Kind::Taskhub, 9).with_presence(Some(PresenceMode::Off));
+        assert!(off.subscribe.ends_with("?topics=bench&presence=false"));
+        let nchan = Target::local(Kind::Nchan, 9);
+        assert_eq!(nchan.clone().with_presence(Some(PresenceMode::On)), nchan);
     }
 
     #[test]

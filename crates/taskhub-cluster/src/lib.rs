@@ -14,6 +14,9 @@
 //! - [`PgTasks`]: the tasks in PostgreSQL (`postgres`). Every change writes the task and
 //!   an outbox row in one transaction; the outbox is relayed to the stream at once and
 //!   swept every second (`relay`), idempotently, so each change yields exactly one event.
+//! - [`RedisPresence`]: who has a stream open where, shared by the nodes (`presence`):
+//!   one script per batch of opens and closes, one sweep that retires dead nodes and
+//!   answers each due leave to exactly one node.
 //! - `durability`: says at start-up what Redis's persistence makes an acknowledgement worth.
 //! - `failpoint`: crash points for the relay's tests, inert unless `TASKHUB_FAILPOINT` names
 //!   one.
@@ -35,6 +38,7 @@ mod error;
 pub mod failpoint;
 mod log;
 mod postgres;
+mod presence;
 mod reader;
 mod relay;
 mod script;
@@ -42,4 +46,5 @@ mod url;
 
 pub use log::RedisLog;
 pub use postgres::PgTasks;
+pub use presence::RedisPresence;
 pub use url::{ParsePostgresUrlError, ParseRedisUrlError, PostgresUrl, RedisUrl};

@@ -191,6 +191,18 @@ impl RedisLog {
         }
     }
 
+    /// This node's handle on the cluster's presence (`node` names it; its heartbeat lasts
+    /// `heartbeat_ttl`; members leave `grace` after their last stream), on the log's
+    /// command connection.
+    pub fn presence(
+        &self,
+        node: String,
+        heartbeat_ttl: Duration,
+        grace: Duration,
+    ) -> crate::RedisPresence {
+        crate::RedisPresence::new(self.inner.commands.clone(), node, heartbeat_ttl, grace)
+    }
+
     /// Appends one outbox row's event (its [`entry::fields`]), once: a row already
     /// relayed returns the id it got and appends nothing.
     pub(crate) async fn relay(

@@ -7,7 +7,8 @@ use crate::{EventType, Topic};
 
 /// Which events a subscriber wants. An absent list lets everything through; a present list
 /// lets through what any of its selectors matches. An event without a topic passes only
-/// when there is no topic list.
+/// when there is no topic list. An event on a reserved topic (`$presence/…`) passes only a
+/// topic selector that starts with `$`: neither an absent list nor `*` lets it through.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
     types: Option<Vec<Selector>>,
@@ -78,8 +79,12 @@ impl Filter {
             .as_ref()
             .is_none_or(|types| types.iter().any(|s| s.matches(event_type.as_str())));
         let topic_ok = match (&self.topics, topic) {
-            (None, _) => true,
+            (None, None) => true,
             (Some(_), None) => false,
+            (None, Some(topic)) => !topic.is_reserved(),
+            (Some(topics), Some(topic)) if topic.is_reserved() => topics
+                .iter()
+                .any(|s| s.names_reserved() && s.matches(topic.as_str())),
             (Some(topics), Some(topic)) => topics.iter().any(|s| s.matches(topic.as_str())),
         };
         type_ok && topic_ok
@@ -153,6 +158,28 @@ mod tests {
         let everything = Filter::parse(None, Some("*")).expect("filter");
         assert!(everything.matches(&ty("a"), Some(&topic("x"))));
         assert!(!everything.matches(&ty("a"), None));
+    }
+
+    #[test]
+    fn reserved_topics_pass_only_selectors_that_name_them() {
+        let presence = topic("$presence/tasks/42");
+        for (topics, passes) in [
+            (None, false),
+            (Some("*"), false),
+            (Some("tasks/*"), false),
+            (Some("$presence/tasks/42"), true),
+            (Some("$presence/*"), true),
+            (Some("$*"), true),
+            (Some("*,$presence/tasks/4*"), true),
+            (Some("$presence/tasks/43"), false),
+        ] {
+            let filter = Filter::parse(None, topics).expect("filter");
+            assert_eq!(
+                filter.matches(&ty("presence.join"), Some(&presence)),
+                passes,
+                "{topics:?}"
+            );
+        }
     }
 
     #[test]

@@ -51,6 +51,20 @@ impl Selector {
         }
     }
 
+    /// Whether this topic selector names the reserved `$` namespace explicitly (its text
+    /// starts with `$`): only such selectors match reserved topics in a [`crate::Filter`].
+    pub fn names_reserved(&self) -> bool {
+        match self {
+            Self::Exact(text) | Self::Prefix(text) => crate::topic::is_reserved(text),
+        }
+    }
+
+    /// The topic of presence changes on this topic selector: `$presence/<selector>`;
+    /// `None` when that would be longer than [`Topic::MAX_CHARS`].
+    pub fn presence_topic(&self) -> Option<Topic> {
+        Topic::parse(&format!("{}{self}", Topic::PRESENCE_PREFIX)).ok()
+    }
+
     pub fn matches(&self, value: &str) -> bool {
         match self {
             Self::Exact(exact) => value == &**exact,
@@ -77,6 +91,17 @@ mod tests {
         assert!(!topic("tasks/4*").covers(&topic("tasks/*")));
         assert!(topic("*").covers(&topic("anything/*")));
         assert!(!topic("deploys/*").covers(&topic("tasks/1")));
+    }
+
+    #[test]
+    fn presence_topics_fit_or_are_none() {
+        assert_eq!(
+            topic("deploys/*").presence_topic().expect("fits").as_str(),
+            "$presence/deploys/*"
+        );
+        assert!(topic(&"t".repeat(247)).presence_topic().is_none());
+        assert!(topic("$presence/*").names_reserved());
+        assert!(!topic("*").names_reserved());
     }
 
     #[test]

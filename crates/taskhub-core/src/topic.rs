@@ -1,4 +1,8 @@
 //! The topic an event is about, e.g. `tasks/42`: what `topics=` filters and private events match.
+//!
+//! Topics starting with `$` are reserved for TaskHub's own events (presence's
+//! `$presence/<selector>`): clients cannot publish there, and only selectors that name a
+//! `$` topic explicitly match one (`*` does not), as MQTT treats `$SYS`.
 
 use std::fmt;
 
@@ -42,9 +46,26 @@ impl Topic {
         Self(format!("tasks/{id}").into())
     }
 
+    /// Whether the topic is reserved for TaskHub's own events (it starts with `$`).
+    pub fn is_reserved(&self) -> bool {
+        is_reserved(&self.0)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+impl Topic {
+    /// What every reserved topic starts with.
+    pub const RESERVED_PREFIX: char = '$';
+    /// What presence topics start with.
+    pub const PRESENCE_PREFIX: &str = "$presence/";
+}
+
+/// Whether a topic (or a selector's text) is in the reserved `$` namespace.
+pub(crate) fn is_reserved(value: &str) -> bool {
+    value.starts_with(Topic::RESERVED_PREFIX)
 }
 
 /// Checks for control characters only; shared with topic selectors.
@@ -93,6 +114,16 @@ mod tests {
         ] {
             assert!(Topic::parse(ok).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn reserved_topics_start_with_a_dollar() {
+        assert!(
+            Topic::parse("$presence/tasks/42")
+                .expect("topic")
+                .is_reserved()
+        );
+        assert!(!Topic::parse("tasks/$42").expect("topic").is_reserved());
     }
 
     #[test]

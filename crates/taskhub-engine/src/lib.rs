@@ -14,6 +14,8 @@
 //!   each one records, written once for every engine.
 //! - [`Idempotency`], [`Applied`], [`Answer`] (`idempotency`): retry-safe writes, and
 //!   what an engine records with a key to answer a retry as the first attempt was.
+//! - [`presence::Ledger`], [`presence::Announcement`] (`presence`): who is present on
+//!   which selector, and the joins and leaves to announce, under a grace period.
 //! - [`EngineError`] (`error`): why a request failed, and whether it may still have been
 //!   applied.
 
@@ -22,6 +24,7 @@ mod event;
 mod event_log;
 mod history;
 mod idempotency;
+pub mod presence;
 mod task;
 mod task_store;
 

@@ -42,6 +42,12 @@ pub mod defaults {
     pub const MAX_HEADER_BYTES: usize = 16 * 1024;
     /// How long an `Idempotency-Key` is remembered: a day, as Stripe's API does.
     pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+    /// How long a presence member stays after its last stream went, so a reconnect
+    /// announces nothing.
+    pub const PRESENCE_GRACE: Duration = Duration::from_secs(5);
+    /// Cluster mode: how soon the members of a node that stopped beating (SIGKILL, a
+    /// network split) leave.
+    pub const PRESENCE_TTL: Duration = Duration::from_secs(30);
     /// How long the auth hook has to answer.
     pub const AUTH_HOOK_TIMEOUT: Duration = Duration::from_millis(2000);
 }
@@ -108,6 +114,11 @@ pub struct Config {
     pub idempotency_ttl: Duration,
     /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate and key.
     pub tls: Option<TlsFiles>,
+    /// How long a presence member stays after its last stream went; zero is allowed.
+    pub presence_grace: Duration,
+    /// Cluster mode: a node's members leave this long after its last heartbeat; at least
+    /// 3 seconds (heartbeats are a third of it apart).
+    pub presence_ttl: Duration,
 }
 
 /// A setting outside its allowed range.
@@ -149,6 +160,8 @@ impl Default for Config {
             max_header_bytes: defaults::MAX_HEADER_BYTES,
             idempotency_ttl: defaults::IDEMPOTENCY_TTL,
             tls: None,
+            presence_grace: defaults::PRESENCE_GRACE,
+            presence_ttl: defaults::PRESENCE_TTL,
         }
     }
 }
@@ -167,6 +180,20 @@ impl Config {
             self.max_header_bytes,
             bounds::MAX_HEADER_BYTES,
         )?;
+        if self.presence_ttl < Duration::from_secs(3) {
+            return Err(ConfigError {
+                flag: "presence-ttl-secs",
+                expected: "at least 3 seconds".into(),
+                got: format!("{:?}", self.presence_ttl),
+            });
+        }
+        if self.presence_grace > Duration::from_secs(3600) {
+            return Err(ConfigError {
+                flag: "presence-grace-secs",
+                expected: "at most 3600 seconds".into(),
+                got: format!("{:?}", self.presence_grace),
+            });
+        }
         if let Some(age) = self.history_max_age {
             at_least_a_second("history-max-age", age)?;
         }
@@ -243,5 +270,12 @@ mod tests {
         assert!(refused(|c| c.max_header_bytes = 8191).contains("--max-header-bytes"));
         assert!(refused(|c| c.max_header_bytes = 1_048_577).contains("--max-header-bytes"));
         assert!(refused(|c| c.history_size = 0).contains("--history-size"));
+        assert!(
+            refused(|c| c.presence_ttl = Duration::from_secs(2)).contains("--presence-ttl-secs")
+        );
+        assert!(
+            refused(|c| c.presence_grace = Duration::from_secs(3601))
+                .contains("--presence-grace-secs")
+        );
     }
 }

@@ -9,7 +9,8 @@
 //! - `backend`: the engines behind the event log and the tasks, chosen at start-up;
 //!   `hub`: the live tail every subscriber reads; `subscription`: one subscriber's stream;
 //!   `history`: the log read as filtered pages (the history API, and where a rewound
-//!   stream starts).
+//!   stream starts); `presence`: who has a stream open on which selector, and the
+//!   bookkeeping task that announces joins and leaves through the log.
 //! - Extractors, each taking only its part of the state: `auth` (TaskHub's credentials),
 //!   `client_addr` and `rate_limit`, `mercure::caller` (Mercure's credentials),
 //!   `edge::body`.
@@ -39,6 +40,7 @@ mod limits;
 mod mercure;
 mod metrics;
 mod openapi;
+mod presence;
 mod rate_limit;
 mod request_id;
 mod router;

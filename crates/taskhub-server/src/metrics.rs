@@ -41,6 +41,9 @@ pub(crate) struct Metrics {
     pub(crate) auth_hook_waits: Counter,
     pub(crate) auth_hook_refusals: Counter,
     pub(crate) auth_hook_failures: Counter,
+    pub(crate) presence_joins: Counter,
+    pub(crate) presence_leaves: Counter,
+    pub(crate) presence_errors: Counter,
     pub(crate) publish_duration: Histogram,
 }
 
@@ -71,6 +74,9 @@ impl Metrics {
             auth_hook_waits: Counter::new(),
             auth_hook_refusals: Counter::new(),
             auth_hook_failures: Counter::new(),
+            presence_joins: Counter::new(),
+            presence_leaves: Counter::new(),
+            presence_errors: Counter::new(),
             publish_duration: Histogram::new(),
         }
     }
@@ -201,6 +207,21 @@ impl Metrics {
                 "taskhub_auth_hook_refusals_total",
                 "Auth hook answers of 401 or 403, passed on to the client.",
                 &self.auth_hook_refusals,
+            ),
+            (
+                "taskhub_presence_joins_total",
+                "presence.join events this node published (a member's first stream on a selector).",
+                &self.presence_joins,
+            ),
+            (
+                "taskhub_presence_leaves_total",
+                "presence.leave events this node published (a grace period ended, or a dead node's streams were retired).",
+                &self.presence_leaves,
+            ),
+            (
+                "taskhub_presence_errors_total",
+                "Presence steps that failed (Redis away, the log refusing an announcement); bookkeeping is retried, a lost announcement is not.",
+                &self.presence_errors,
             ),
             (
                 "taskhub_auth_hook_failures_total",

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
 use crate::api::events::{self, PublishBody, Published};
 use crate::api::health::{self, Status};
 use crate::api::history::{self, HistoryPage};
+use crate::api::presence::{self, PresenceAnswer};
 use crate::api::tasks::{self, NewTaskInput, TaskPatchInput};
 use crate::error::openapi::Problem;
 use crate::mercure;
@@ -31,6 +32,7 @@ use crate::state::AppState;
         history::list,
         history::get,
         history::latest,
+        presence::presence,
         tasks::create,
         tasks::list,
         tasks::get,
@@ -41,9 +43,9 @@ use crate::state::AppState;
         health::ready,
         document,
     ),
-    components(schemas(PublishBody, Published, HistoryPage, NewTaskInput, TaskPatchInput, Task, Problem, Status)),
+    components(schemas(PublishBody, Published, HistoryPage, PresenceAnswer, NewTaskInput, TaskPatchInput, Task, Problem, Status)),
     modifiers(&Credentials),
-    tags((name = "events"), (name = "history"), (name = "tasks"), (name = "operations"))
+    tags((name = "events"), (name = "history"), (name = "presence"), (name = "tasks"), (name = "operations"))
 )]
 pub(crate) struct ApiDoc;
 

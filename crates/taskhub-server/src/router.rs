@@ -7,7 +7,7 @@ use axum::http::{Method, Uri};
 use axum::routing::{get, post, put};
 use axum::{Router, middleware};
 
-use crate::api::{console, events, health, history, metrics, tasks};
+use crate::api::{console, events, health, history, metrics, presence, tasks};
 use crate::edge::{cors, head_limit};
 use crate::error::ApiError;
 use crate::mercure;
@@ -27,7 +27,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/events", post(events::publish).get(history::list))
         .route("/events/stream", get(events::stream))
         .route("/events/{id}", get(history::get))
-        .route("/topics/{*topic}", get(history::latest));
+        .route("/topics/{*topic}", get(history::latest))
+        .route("/presence", get(presence::presence));
     if state.mercure.is_some() {
         router = router
             .route(

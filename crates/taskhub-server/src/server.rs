@@ -4,8 +4,10 @@
 //! learns the real port before serving). [`Server::run`] serves until the shutdown
 //! future completes, then: stops accepting, cancels the token every stream watches (each
 //! ends cleanly at a frame boundary), lets in-flight requests finish, and gives up on
-//! stragglers when `--shutdown-grace-secs` runs out (see `connections`). Last, the store
-//! commits whatever writes are still queued.
+//! stragglers when `--shutdown-grace-secs` runs out (see `connections`). Then presence
+//! finishes (a single node announces its members' leaves; a cluster node leaves them to
+//! the grace period and the other nodes). Last, the store commits whatever writes are
+//! still queued.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +27,7 @@ use crate::connection_budget::{BudgetError, ConnectionBudget};
 use crate::connections::{self, ConnectionLimits};
 use crate::hub::Hub;
 use crate::mercure::MercureConfigError;
+use crate::presence::Presences;
 use crate::rate_limit::Limits;
 use crate::router::router;
 use crate::state::AppState;
@@ -118,6 +121,7 @@ impl Server {
             Box::new(move |frames| hub.publish(frames))
         };
         let (events, tasks) = backend::open(&config, sink).await?;
+        let presence = Presences::start(&config, &events);
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| StartError::Bind {
@@ -137,6 +141,7 @@ impl Server {
             connections: budget,
             tokens,
             mercure,
+            presence,
             limits,
             shutdown,
         };
@@ -163,6 +168,7 @@ impl Server {
         let stop = state.shutdown.clone();
         let (events, tasks) = (state.events.clone(), state.tasks.clone());
         let hub = Arc::clone(&state.hub);
+        let presence = Arc::clone(&state.presence);
         if let Ok(addr) = listener.local_addr() {
             let scheme = if tls.is_some() { "https" } else { "http" };
             match &config.redis_url {
@@ -207,6 +213,8 @@ impl Server {
         if let Err(e) = serving.await {
             warn!(error = %e, "the accept loop panicked");
         }
+        // The streams have ended: their leaves are queued, and the log still takes writes.
+        presence.finish().await;
         tasks.close().await;
         events.close().await;
         info!("stopped");

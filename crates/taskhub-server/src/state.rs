@@ -19,6 +19,7 @@ use crate::edge::body::BodyLimits;
 use crate::edge::idempotency::IdempotencyTtl;
 use crate::hub::Hub;
 use crate::mercure::MercureHub;
+use crate::presence::Presences;
 use crate::rate_limit::Limits;
 
 /// What every handler can reach. Cheap to clone: everything is shared.
@@ -35,6 +36,8 @@ pub(crate) struct AppState {
     pub(crate) tokens: TaskhubTokens,
     /// The Mercure hub at `/.well-known/mercure`; `None` when it is off.
     pub(crate) mercure: Option<Arc<MercureHub>>,
+    /// Who is present where, and the bookkeeping that announces it.
+    pub(crate) presence: Arc<Presences>,
     /// Per-address rate limits.
     pub(crate) limits: Arc<Limits>,
     /// Cancelled when the server starts shutting down; a stream reading history checks

@@ -306,6 +306,14 @@ struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "TASKHUB_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Seconds a presence member stays after its last stream went: a reconnect (or a
+    /// second tab) within it announces no leave and no join.
+    #[arg(long, env = "TASKHUB_PRESENCE_GRACE_SECS", default_value_t = defaults::PRESENCE_GRACE.as_secs())]
+    presence_grace_secs: u64,
+    /// Cluster mode: seconds after which the presence members of a node that stopped
+    /// beating (killed, cut off) leave, announced once by a surviving node; at least 3.
+    #[arg(long, env = "TASKHUB_PRESENCE_TTL_SECS", default_value_t = defaults::PRESENCE_TTL.as_secs())]
+    presence_ttl_secs: u64,
     /// Log format.
     #[arg(long, env = "TASKHUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -384,6 +392,8 @@ impl ServeArgs {
                 .tls_cert
                 .zip(self.tls_key)
                 .map(|(cert, key)| TlsFiles { cert, key }),
+            presence_grace: Duration::from_secs(self.presence_grace_secs),
+            presence_ttl: Duration::from_secs(self.presence_ttl_secs),
         };
         let server = Server::bind(config).await?;
         server.run(shutdown).await;

@@ -71,7 +71,15 @@ impl TopicSelector {
         &self.raw
     }
 
+    /// Whether `topic` is selected. A reserved topic (`$presence/…`) is selected only by a
+    /// selector written with the same `$` start: never by `*` or a template that happens
+    /// to match it.
     pub fn matches(&self, topic: &str) -> bool {
+        if topic.starts_with(crate::Topic::RESERVED_PREFIX)
+            && !self.raw.starts_with(crate::Topic::RESERVED_PREFIX)
+        {
+            return false;
+        }
         match &self.kind {
             Kind::Any => true,
             Kind::Exact => topic == &*self.raw,
@@ -100,6 +108,9 @@ mod tests {
     #[test]
     fn star_exact_and_template() {
         assert!(selector("*").matches("anything at all"));
+        assert!(!selector("*").matches("$presence/tasks/42"));
+        assert!(!selector("{+any}").matches("$presence/tasks/42"));
+        assert!(selector("$presence/{+any}").matches("$presence/tasks/42"));
         assert!(selector("https://example.com/a").matches("https://example.com/a"));
         assert!(!selector("https://example.com/a").matches("https://example.com/b"));
         let template = selector("https://example.com/books/{id}");

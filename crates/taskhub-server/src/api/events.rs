@@ -19,12 +19,13 @@ use super::fields::Fields;
 use crate::auth::TaskhubCaller;
 use crate::edge::body::JsonBody;
 use crate::edge::idempotency::{self, RetryKey};
-use crate::edge::publish::{append, check_data_size};
+use crate::edge::publish::{RESERVED_TOPIC, append, check_data_size};
 use crate::edge::{query_names, resume, stream};
 use crate::error::ApiError;
 use crate::error::openapi::{StreamErrors, WriteErrors};
 use crate::history::{self, Selection};
 use crate::limits::{MAX_BATCH_EVENTS, MAX_REWIND};
+use crate::presence::Attendance;
 use crate::rate_limit::{ConnectAllowed, WriteAllowed};
 use crate::state::AppState;
 use crate::subscription::{Resume, View};
@@ -91,6 +92,9 @@ fn parse_event(value: &Value, path: String, max_data: usize) -> Result<NewEvent,
         .map(Topic::parse)
         .transpose()
         .map_err(|e| ApiError::invalid(fields.name("topic"), e))?;
+    if topic.as_ref().is_some_and(Topic::is_reserved) {
+        return Err(ApiError::invalid(fields.name("topic"), RESERVED_TOPIC));
+    }
     let private = fields.optional_bool("private")?.unwrap_or(false);
     if private && topic.is_none() {
         return Err(ApiError::invalid(
@@ -118,6 +122,7 @@ pub(crate) const STREAM_PARAMS: &[&str] = &[
     "rewind",
     "since",
     "typed",
+    "presence",
     "access_token",
 ];
 
@@ -144,6 +149,11 @@ pub(crate) struct StreamParams {
     /// `false` leaves out the `event:` lines, so `onmessage` receives everything.
     #[param(value_type = Option<bool>)]
     typed: Option<String>,
+    /// `false` keeps the stream out of presence: not listed by `GET /presence`, not
+    /// counted, no join or leave (for dashboards and bots). Default `true`: the stream is
+    /// present on each `topics` selector.
+    #[param(value_type = Option<bool>)]
+    presence: Option<String>,
     /// A JWT, for clients that cannot set headers (browsers' EventSource).
     #[param(value_type = Option<String>)]
     #[serde(rename = "access_token")]
@@ -170,19 +180,18 @@ pub(crate) async fn stream(
         detail: e.body_text(),
     })?;
     let filter = Filter::parse(params.types.as_deref(), params.topics.as_deref())?;
-    let typed = match params.typed.as_deref() {
-        None | Some("true" | "1") => true,
-        Some("false" | "0") => false,
-        Some(other) => {
-            return Err(ApiError::BadParameter {
-                param: "typed".into(),
-                detail: format!("`typed` must be true or false, got {other:?}"),
-            });
-        }
-    };
+    let typed = flag("typed", params.typed.as_deref())?;
+    let present = flag("presence", params.presence.as_deref())?;
     let start = Start::parse(&params)?;
     let last_event_id = resume::last_event_id(&headers, params.last_event_id);
     let access = caller.check_subscribe(&filter)?;
+    let attendance = match filter.topics() {
+        Some(selectors) if present => Some(Attendance {
+            selectors: selectors.to_vec(),
+            subject: caller.subject().map(str::to_owned),
+        }),
+        _ => None,
+    };
     let permit = stream::admit(&state)?;
     // Taken before the log is read for this stream (rewind, since, replay): every event is
     // then in what is read, or in the ring, or both.
@@ -207,7 +216,21 @@ pub(crate) async fn stream(
         access,
         typed,
     };
-    Ok(stream::respond(&state, view, resume, live, permit))
+    Ok(stream::respond(
+        &state, view, resume, live, permit, attendance,
+    ))
+}
+
+/// A boolean query parameter, `true` when absent.
+fn flag(param: &str, value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None | Some("true" | "1") => Ok(true),
+        Some("false" | "0") => Ok(false),
+        Some(other) => Err(ApiError::BadParameter {
+            param: param.into(),
+            detail: format!("`{param}` must be true or false, got {other:?}"),
+        }),
+    }
 }
 
 /// Where a stream without a last event id starts.

@@ -1,5 +1,5 @@
 //! TaskHub's own API: publishing and subscribing (`events`), reading the log as pages
-//! (`history`), the tasks (`tasks`), the operations endpoints (`health`, `metrics`), and
+//! (`history`), who is present (`presence`), the tasks (`tasks`), the operations endpoints (`health`, `metrics`), and
 //! the browser console (`console`). Each handler's file also holds the types its OpenAPI
 //! description names; `fields` reads JSON bodies field by field, so errors name the field
 //! at fault.
@@ -12,4 +12,5 @@ mod fields;
 pub(crate) mod health;
 pub(crate) mod history;
 pub(crate) mod metrics;
+pub(crate) mod presence;
 pub(crate) mod tasks;

@@ -105,6 +105,14 @@ pub(crate) enum TaskhubCaller {
 }
 
 impl TaskhubCaller {
+    /// Who the caller is, when its credentials say (`None` with authentication off).
+    pub(crate) fn subject(&self) -> Option<&str> {
+        match self {
+            Self::Trusted => None,
+            Self::Token(grants) => grants.subject.as_deref(),
+        }
+    }
+
     /// May publish an event on this topic (an event without a topic needs `*`).
     pub(crate) fn check_publish(&self, topic: Option<&Topic>) -> Result<(), ApiError> {
         let Self::Token(grants) = self else {

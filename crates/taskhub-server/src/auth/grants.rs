@@ -34,6 +34,9 @@ pub(crate) struct TaskhubGrants {
     pub(crate) publish: Vec<Selector>,
     /// When the credentials stop being valid.
     pub(crate) expires_at: Option<SystemTime>,
+    /// Who the credentials belong to (a token's `sub`, the hook's `subject`): presence
+    /// counts a subject once however many streams it opens.
+    pub(crate) subject: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -54,6 +57,7 @@ pub(crate) fn from_claims(
             .get("exp")
             .and_then(Value::as_u64)
             .and_then(|exp| UNIX_EPOCH.checked_add(Duration::from_secs(exp))),
+        subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
         ..TaskhubGrants::default()
     };
     if let Some(value) = claims.get(claim) {
@@ -132,6 +136,7 @@ mod tests {
     fn a_namespaced_claim_is_read_by_its_literal_name() {
         let claims = json!({
             "exp": 2_000_000_000u64,
+            "sub": "alice",
             "https://example.com/taskhub": {"subscribe": ["tasks/*"], "publish": ["t/1"]},
             "taskhub": {"subscribe": ["ignored"]},
         });
@@ -139,6 +144,7 @@ mod tests {
         assert_eq!(names(&grants.subscribe), ["tasks/*"]);
         assert_eq!(names(&grants.publish), ["t/1"]);
         assert!(grants.expires_at.is_some());
+        assert_eq!(grants.subject.as_deref(), Some("alice"));
     }
 
     #[test]

@@ -191,7 +191,7 @@ struct Question<'a> {
 /// The hook's yes; other members are ignored.
 #[derive(Deserialize)]
 struct Answer {
-    /// Who the credentials belong to, for the debug log.
+    /// Who the credentials belong to: the debug log, and presence's subject.
     #[serde(default)]
     subject: Option<String>,
     #[serde(default)]
@@ -390,6 +390,7 @@ impl AuthHook {
             subscribe: selectors(answer.subscribe)?,
             publish: selectors(answer.publish)?,
             expires_at: SystemTime::now().checked_add(ttl),
+            subject: answer.subject,
         };
         Ok((grants, Instant::now() + ttl))
     }

@@ -1,5 +1,5 @@
 //! Appending what a publish parsed, for both protocols: the limit on an event's data,
-//! and the append itself, timed into `taskhub_publish_duration_seconds`.
+//! the reserved topics, and the append itself, timed into `taskhub_publish_duration_seconds`.
 
 use std::time::Instant;
 
@@ -10,6 +10,10 @@ use taskhub_engine::{Applied, Idempotency, NewEvent};
 use crate::backend::EventLog;
 use crate::error::ApiError;
 use crate::metrics::METRICS;
+
+/// Why a client may not publish to a topic starting with `$` (a 422 on both protocols).
+pub(crate) const RESERVED_TOPIC: &str =
+    "topics starting with `$` are reserved for TaskHub's own events (such as `$presence/…`)";
 
 /// An event's data over `--max-event-bytes`; each protocol names the field its way.
 #[derive(Debug, thiserror::Error)]

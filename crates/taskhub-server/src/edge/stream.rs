@@ -9,6 +9,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::error::ApiError;
 use crate::hub::Live;
 use crate::metrics::METRICS;
+use crate::presence::Attendance;
 use crate::state::AppState;
 use crate::subscription::{Request, Resume, Settings, Subscription, View};
 
@@ -34,13 +35,15 @@ pub(crate) fn admit(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> 
 }
 
 /// The streaming response. `live` must have been taken from the hub before anything was
-/// read from the log for this stream, so the replay seam has no gap.
+/// read from the log for this stream, so the replay seam has no gap. With `attendance`,
+/// the stream is present on its selectors for as long as it lives.
 pub(crate) fn respond(
     state: &AppState,
     view: View,
     resume: Resume,
     live: Live,
     permit: OwnedSemaphorePermit,
+    attendance: Option<Attendance>,
 ) -> Response {
     let config = &state.config;
     let settings = Settings {
@@ -49,12 +52,18 @@ pub(crate) fn respond(
         policy: config.slow_client_policy,
         buffer: config.client_buffer as u64,
     };
+    let client_id = state.hub.new_client_id();
+    let presence = attendance.and_then(|a| state.presence.track(a, &client_id));
     let subscription = Subscription::new(
-        Request { view, resume },
+        Request {
+            view,
+            resume,
+            presence,
+        },
         settings,
         state.events.clone(),
         live,
-        &state.hub.new_client_id(),
+        &client_id,
         state.shutdown.clone(),
         permit,
     );

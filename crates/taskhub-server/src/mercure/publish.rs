@@ -17,7 +17,7 @@ use super::discovery::PATH;
 use super::form;
 use crate::edge::body::{self, BodyLimits};
 use crate::edge::idempotency::{self, RetryKey};
-use crate::edge::publish::{append, check_data_size};
+use crate::edge::publish::{RESERVED_TOPIC, append, check_data_size};
 use crate::error::ApiError;
 use crate::error::openapi::MercurePublishErrors;
 use crate::limits::MAX_MERCURE_TOPICS;
@@ -119,6 +119,9 @@ impl Update {
                         return Err(field(format!(
                             "at most {MAX_MERCURE_TOPICS} topics per update"
                         )));
+                    }
+                    if value.starts_with(Topic::RESERVED_PREFIX) {
+                        return Err(ApiError::invalid("topic", RESERVED_TOPIC));
                     }
                     topics.push(MercureTopic::parse(&value).map_err(|e| field(e.to_string()))?);
                 }

@@ -54,7 +54,7 @@ pub(crate) async fn subscribe(
         expires_at: grants.expires_at,
     });
     let resume = located.map_or(Resume::Live, Resume::After);
-    let mut response = stream::respond(&state, view, resume, live, permit);
+    let mut response = stream::respond(&state, view, resume, live, permit, None);
     let headers = response.headers_mut();
     headers.insert(
         CACHE_CONTROL,

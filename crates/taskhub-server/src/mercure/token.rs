@@ -113,6 +113,7 @@ mod tests {
             subscribe: vec![topic("https://example.com/books/*"), topic("a/{id}")],
             publish: vec![topic("*")],
             expires_at: None,
+            subject: None,
         });
         let subscribes = |t: &str| grants.subscribe.iter().any(|s| s.matches(t));
         assert!(subscribes("https://example.com/books/1"));

@@ -41,6 +41,7 @@ use tracing::{debug, warn};
 use crate::backend::EventLog;
 use crate::hub::Live;
 use crate::metrics::METRICS;
+use crate::presence::PresenceGuard;
 pub use policy::SlowClientPolicy;
 pub(crate) use view::{MercureSelection, View};
 
@@ -54,6 +55,8 @@ const DELIVERIES_PER_FLUSH: u64 = 64;
 pub(crate) struct Request {
     pub(crate) view: View,
     pub(crate) resume: Resume,
+    /// The stream's presence, if it has one: held for its life, dropped with it.
+    pub(crate) presence: Option<PresenceGuard>,
 }
 
 /// Where a stream starts.
@@ -124,6 +127,8 @@ pub(crate) struct Subscription {
     delivered: u64,
     /// Held for the stream's life: its drop frees a `--max-clients` slot.
     _permit: OwnedSemaphorePermit,
+    /// Held for the stream's life: its drop queues the stream's leave (no per-event cost).
+    _presence: Option<PresenceGuard>,
 }
 
 impl Subscription {
@@ -137,7 +142,11 @@ impl Subscription {
         permit: OwnedSemaphorePermit,
     ) -> Self {
         let retry_ms = u64::try_from(settings.retry.as_millis()).unwrap_or(u64::MAX);
-        let Request { view, resume } = request;
+        let Request {
+            view,
+            resume,
+            presence,
+        } = request;
         let mut ready = VecDeque::from([view.opening(retry_ms, client_id)]);
         let (phase, resumed_after) = match resume {
             Resume::Live => (Phase::Live { fresh: false }, None),
@@ -174,6 +183,7 @@ impl Subscription {
             shutdown,
             delivered: 0,
             _permit: permit,
+            _presence: presence,
         }
     }
 

@@ -57,6 +57,7 @@ impl Fixture {
         let request = Request {
             view,
             resume: Resume::Live,
+            presence: None,
         };
         let mut subscription = Subscription::new(
             request,

@@ -30,6 +30,7 @@ mod nginx;
 mod observability;
 mod open_files;
 mod openapi;
+mod presence;
 mod publish;
 mod quickstart;
 mod replay;

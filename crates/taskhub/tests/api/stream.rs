@@ -161,13 +161,14 @@ async fn filters_by_type_and_topic_with_prefixes() {
         .await
         .connected()
         .await;
+    // presence=false: these streams' presence.join events would take ids.
     let mut by_topic = app
-        .subscribe("?topics=tasks/42,deploys/*", None)
+        .subscribe("?topics=tasks/42,deploys/*&presence=false", None)
         .await
         .connected()
         .await;
     let mut both = app
-        .subscribe("?types=deploy.*&topics=deploys/eu/*", None)
+        .subscribe("?types=deploy.*&topics=deploys/eu/*&presence=false", None)
         .await
         .connected()
         .await;

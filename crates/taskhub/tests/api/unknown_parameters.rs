@@ -51,7 +51,7 @@ async fn cache_busters_and_every_documented_parameter_are_accepted() {
         for name in parameters {
             // A value each accepts (the token is ignored with authentication off).
             let value = match name.as_str() {
-                "typed" => "false",
+                "typed" | "presence" => "false",
                 "last_event_id" | "after" | "before" | "rewind" => "0",
                 "limit" => "5",
                 "order" => "desc",
