@@ -14,6 +14,8 @@
 //!   each one records, written once for every engine.
 //! - [`Idempotency`], [`Applied`], [`Answer`] (`idempotency`): retry-safe writes, and
 //!   what an engine records with a key to answer a retry as the first attempt was.
+//! - [`WebhookLedger`] (`webhook`): where delivery to each webhook target stands, kept
+//!   with the log, and who delivers it.
 //! - [`EngineError`] (`error`): why a request failed, and whether it may still have been
 //!   applied.
 
@@ -24,6 +26,7 @@ mod history;
 mod idempotency;
 mod task;
 mod task_store;
+mod webhook;
 
 pub use error::EngineError;
 pub use event::{CommitSink, NewEvent, Replay};
@@ -32,3 +35,6 @@ pub use history::{IdRange, Order, Retention};
 pub use idempotency::{Answer, Applied, Fingerprint, Idempotency};
 pub use task::{NewTask, TaskPatch, task_event};
 pub use task_store::TaskStore;
+pub use webhook::{
+    Advanced, ParkedEvent, Redelivery, WebhookAttempt, WebhookLedger, WebhookProgress, WebhookState,
+};
