@@ -14,6 +14,8 @@
 //! - [`PgTasks`]: the tasks in PostgreSQL (`postgres`). Every change writes the task and
 //!   an outbox row in one transaction; the outbox is relayed to the stream at once and
 //!   swept every second (`relay`), idempotently, so each change yields exactly one event.
+//! - `webhooks`: the webhook ledger (`WebhookLedger`) in Redis: each target's cursor,
+//!   its parked events, and the lease naming the one node that delivers to it.
 //! - `durability`: says at start-up what Redis's persistence makes an acknowledgement worth.
 //! - `failpoint`: crash points for the relay's tests, inert unless `TASKHUB_FAILPOINT` names
 //!   one.
@@ -39,6 +41,7 @@ mod reader;
 mod relay;
 mod script;
 mod url;
+mod webhooks;
 
 pub use log::RedisLog;
 pub use postgres::PgTasks;
