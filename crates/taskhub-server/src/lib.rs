@@ -6,6 +6,8 @@
 //!   fixed limits, and ages as flags write them (`7d`); `connection_budget`: the client connections the open-file limit leaves
 //!   room for; `error`: `ApiError`, the one error of the edge, as problem+json;
 //!   `metrics`: the process's counters.
+//! - `outbound`: TaskHub's own outgoing HTTP requests (key sets, the auth hook,
+//!   webhooks), one per connection, bounded in time and size, no redirects.
 //! - `backend`: the engines behind the event log and the tasks, chosen at start-up;
 //!   `hub`: the live tail every subscriber reads; `subscription`: one subscriber's stream;
 //!   `history`: the log read as filtered pages (the history API, and where a rewound
@@ -39,6 +41,7 @@ mod limits;
 mod mercure;
 mod metrics;
 mod openapi;
+mod outbound;
 mod rate_limit;
 mod request_id;
 mod router;
@@ -51,13 +54,13 @@ mod tls;
 pub use age::{ParseAgeError, parse_age};
 pub use auth::{
     AuthHookConfig, AuthHookConfigError, JwtConfig, JwtConfigError, MIN_SECRET_BYTES,
-    OutboundUrlError,
 };
 pub use backend::{ParseStoreUrlError, RedisUrl, StoreUrl};
 pub use client_addr::TrustedProxies;
 pub use config::{Config, ConfigError, defaults};
 pub use connection_budget::BudgetError;
 pub use edge::cors::{BadOrigin, CorsOrigins};
+pub use outbound::OutboundUrlError;
 pub use mercure::{MercureConfig, MercureConfigError, MercureKey, MercureKeys};
 pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;

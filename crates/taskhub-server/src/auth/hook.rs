@@ -23,13 +23,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::request::Parts;
-use axum::http::{HeaderName, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use taskhub_core::Selector;
 
 use super::grants::TaskhubGrants;
-use super::outbound::{self, OutboundError, OutboundRequest, OutboundUrl, OutboundUrlError};
+use crate::outbound::{self, OutboundError, OutboundRequest, OutboundUrl, OutboundUrlError, Reach};
 use super::token;
 use crate::metrics::METRICS;
 
@@ -306,6 +306,8 @@ impl AuthHook {
             json: Some(json),
             timeout: self.timeout,
             max_body_bytes: MAX_ANSWER_BYTES,
+            headers: HeaderMap::new(),
+            reach: Reach::Any,
         })
         .await
         .map_err(|e| match e {

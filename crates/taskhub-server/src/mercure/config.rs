@@ -5,7 +5,8 @@
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tracing::warn;
 
-use crate::auth::{ClaimRules, KeySets, MIN_SECRET_BYTES, OutboundUrl, OutboundUrlError, Verifier};
+use crate::auth::{ClaimRules, KeySets, MIN_SECRET_BYTES, Verifier};
+use crate::outbound::{OutboundUrl, OutboundUrlError};
 use crate::edge::cors::CorsOrigins;
 
 /// A key and the algorithm tokens are signed with: a shared secret for HS256 (the

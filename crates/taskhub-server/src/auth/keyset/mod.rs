@@ -31,7 +31,7 @@ use tracing::{info, warn};
 
 pub(crate) use jwks::Jwk;
 
-use super::outbound::{self, OutboundRequest, OutboundUrl};
+use crate::outbound::{self, OutboundRequest, OutboundUrl, Reach};
 use crate::metrics::METRICS;
 
 /// How long keys are kept when the provider's answer says nothing (`Cache-Control`).
@@ -161,6 +161,8 @@ impl Shared {
             json: None,
             timeout: FETCH_TIMEOUT,
             max_body_bytes: jwks::MAX_DOCUMENT_BYTES,
+            headers: HeaderMap::new(),
+            reach: Reach::Any,
         })
         .await?;
         if response.status != StatusCode::OK {
