@@ -17,6 +17,7 @@ use crate::edge::cors::CorsOrigins;
 use crate::mercure::MercureConfig;
 use crate::subscription::SlowClientPolicy;
 use crate::tls::TlsFiles;
+use crate::webhook::WebhookConfig;
 
 /// The default of every setting that has one.
 pub mod defaults {
@@ -108,6 +109,8 @@ pub struct Config {
     pub idempotency_ttl: Duration,
     /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate and key.
     pub tls: Option<TlsFiles>,
+    /// Webhooks (`--webhook-*`); no URL turns them off.
+    pub webhooks: WebhookConfig,
 }
 
 /// A setting outside its allowed range.
@@ -149,6 +152,7 @@ impl Default for Config {
             max_header_bytes: defaults::MAX_HEADER_BYTES,
             idempotency_ttl: defaults::IDEMPOTENCY_TTL,
             tls: None,
+            webhooks: WebhookConfig::default(),
         }
     }
 }

@@ -34,6 +34,9 @@ pub(crate) struct Hub {
     next_client: AtomicU64,
     /// Distinguishes this process's client ids from a previous run's.
     boot: u64,
+    /// The newest id the hub was handed (webhooks report their lag against it): one
+    /// relaxed store per event, read now and then.
+    newest: AtomicU64,
 }
 
 impl Hub {
@@ -47,12 +50,14 @@ impl Hub {
             streams: Arc::new(Semaphore::new(max_clients)),
             next_client: AtomicU64::new(1),
             boot,
+            newest: AtomicU64::new(0),
         }
     }
 
     /// Called by the commit sink for each committed frame, in id order.
     pub(crate) fn publish(&self, frame: Arc<EventFrame>) {
         METRICS.events_published.inc();
+        self.newest.store(frame.id().get(), Ordering::Relaxed);
         let ring = self.live.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(live) = &*ring {
             let _ = live.send(frame);
@@ -78,6 +83,11 @@ impl Hub {
     /// A stream permit, or `None` at the connection limit.
     pub(crate) fn admit(&self) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.streams).try_acquire_owned().ok()
+    }
+
+    /// The newest event id handed to the hub since start (zero before the first).
+    pub(crate) fn newest(&self) -> taskhub_core::EventId {
+        taskhub_core::EventId::new(self.newest.load(Ordering::Relaxed))
     }
 
     pub(crate) fn new_client_id(&self) -> String {

@@ -18,6 +18,8 @@
 //! - `state`: what handlers share, and the parts it hands to extractors.
 //! - Handlers: `api` (TaskHub's own endpoints) and `mercure` (the Mercure hub), with the
 //!   helpers both share in `edge`; `router` wires them and `openapi` describes them.
+//! - `webhook`: the deliverers POSTing the log's events to `--webhook-url`s (a
+//!   background task per target, beside the streams).
 //! - `server`, `connections`, `tls`, `shutdown`: binding, the accept loop, draining.
 //!
 //! Nothing imports upwards: no file imports one that imports it back. See
@@ -50,6 +52,7 @@ mod shutdown;
 mod state;
 mod subscription;
 mod tls;
+mod webhook;
 
 pub use age::{ParseAgeError, parse_age};
 pub use auth::{
@@ -66,3 +69,6 @@ pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;
 pub use subscription::SlowClientPolicy;
 pub use tls::{TlsError, TlsFiles};
+pub use webhook::{
+    ParseSecretError, WebhookConfig, WebhookConfigError, defaults as webhook_defaults,
+};

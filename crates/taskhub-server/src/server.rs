@@ -29,6 +29,7 @@ use crate::rate_limit::Limits;
 use crate::router::router;
 use crate::state::AppState;
 use crate::tls::{self, TlsError};
+use crate::webhook::{WebhookConfigError, Webhooks};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,8 @@ pub enum StartError {
     Jwt(#[from] JwtConfigError),
     #[error("invalid auth hook settings: {0}")]
     AuthHook(#[from] AuthHookConfigError),
+    #[error("invalid webhook settings: {0}")]
+    Webhook(#[from] WebhookConfigError),
     #[error("invalid Mercure settings: {0}")]
     Mercure(#[from] MercureConfigError),
     #[error(transparent)]
@@ -109,6 +112,7 @@ impl Server {
             None => None,
         };
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+        let webhooks = config.webhooks.build()?.map(|s| Arc::new(Webhooks::new(s)));
         if !tokens.required() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
             return Err(StartError::UnauthenticatedExposure(config.addr));
         }
@@ -138,6 +142,7 @@ impl Server {
             tokens,
             mercure,
             limits,
+            webhooks,
             shutdown,
         };
         Ok(Self {
@@ -189,6 +194,11 @@ impl Server {
             max_header_bytes: config.max_header_bytes,
             write_timeout: config.write_timeout,
         };
+        let deliverers = state
+            .webhooks
+            .as_ref()
+            .map(|webhooks| webhooks.spawn(&events, &hub, &stop))
+            .unwrap_or_default();
         let serving = tokio::spawn(connections::serve(
             listener,
             budget,
@@ -206,6 +216,12 @@ impl Server {
         hub.close();
         if let Err(e) = serving.await {
             warn!(error = %e, "the accept loop panicked");
+        }
+        // Webhook deliverers drop an attempt in flight (it is made again after restart)
+        // and give up their leases; bounded, as the log may be what they wait on.
+        let released = futures_util::future::join_all(deliverers);
+        if tokio::time::timeout(config.shutdown_grace, released).await.is_err() {
+            warn!("webhook deliverers did not stop within the grace period");
         }
         tasks.close().await;
         events.close().await;

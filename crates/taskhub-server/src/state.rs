@@ -20,6 +20,7 @@ use crate::edge::idempotency::IdempotencyTtl;
 use crate::hub::Hub;
 use crate::mercure::MercureHub;
 use crate::rate_limit::Limits;
+use crate::webhook::Webhooks;
 
 /// What every handler can reach. Cheap to clone: everything is shared.
 #[derive(Clone, Debug)]
@@ -37,6 +38,8 @@ pub(crate) struct AppState {
     pub(crate) mercure: Option<Arc<MercureHub>>,
     /// Per-address rate limits.
     pub(crate) limits: Arc<Limits>,
+    /// The webhook targets; `None` when there are none.
+    pub(crate) webhooks: Option<Arc<Webhooks>>,
     /// Cancelled when the server starts shutting down; a stream reading history checks
     /// it between pages (live streams end when the hub closes).
     pub(crate) shutdown: CancellationToken,
