@@ -14,6 +14,7 @@ use crate::api::events::{self, PublishBody, Published};
 use crate::api::health::{self, Status};
 use crate::api::history::{self, HistoryPage};
 use crate::api::tasks::{self, NewTaskInput, TaskPatchInput};
+use crate::api::webhooks::{self, RedeliverInput, WebhookList};
 use crate::error::openapi::Problem;
 use crate::mercure;
 use crate::state::AppState;
@@ -39,9 +40,11 @@ use crate::state::AppState;
         tasks::set_status,
         health::live,
         health::ready,
+        webhooks::list,
+        webhooks::redeliver,
         document,
     ),
-    components(schemas(PublishBody, Published, HistoryPage, NewTaskInput, TaskPatchInput, Task, Problem, Status)),
+    components(schemas(PublishBody, Published, HistoryPage, NewTaskInput, TaskPatchInput, Task, Problem, Status, WebhookList, RedeliverInput)),
     modifiers(&Credentials),
     tags((name = "events"), (name = "history"), (name = "tasks"), (name = "operations"))
 )]

@@ -1,5 +1,6 @@
 //! TaskHub's own API: publishing and subscribing (`events`), reading the log as pages
-//! (`history`), the tasks (`tasks`), the operations endpoints (`health`, `metrics`), and
+//! (`history`), the tasks (`tasks`), the operations endpoints (`health`, `metrics`,
+//! `webhooks`), and
 //! the browser console (`console`). Each handler's file also holds the types its OpenAPI
 //! description names; `fields` reads JSON bodies field by field, so errors name the field
 //! at fault.
@@ -13,3 +14,4 @@ pub(crate) mod health;
 pub(crate) mod history;
 pub(crate) mod metrics;
 pub(crate) mod tasks;
+pub(crate) mod webhooks;
