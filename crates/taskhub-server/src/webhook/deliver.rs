@@ -203,12 +203,13 @@ impl Deliverer {
                     .until_settled(frame.id(), frame.envelope(), origin, generation, &mut lease)
                     .await?;
                 let progress = match done {
+                    // Delivered from the log (a replay), it is no longer parked.
                     Done::Delivered(attempt) => WebhookProgress {
                         generation,
                         cursor: Some(frame.id()),
                         attempt: Some(attempt),
                         park: None,
-                        unpark: None,
+                        unpark: Some(frame.id()),
                     },
                     Done::Parked(attempt) => WebhookProgress {
                         generation,
