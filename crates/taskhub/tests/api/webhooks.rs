@@ -206,7 +206,7 @@ async fn selected_events_arrive_signed_in_log_order_and_a_tampered_one_is_reject
     // Not selected: skipped, and the cursor moves past it.
     let other: u64 = app.publish("other", json!({}), None).await.parse().expect("id");
     let task: Value = app.post_json("/tasks", &json!({ "title": "a" })).await;
-    assert!(task["id"].is_number());
+    assert!(task["id"].is_string(), "{task:#}");
     // The task's event is the next one.
     expected.push((other + 1).to_string());
     let verified = receiver.await_delivered(&expected, PATIENCE).await;
@@ -259,7 +259,7 @@ async fn selected_events_arrive_signed_in_log_order_and_a_tampered_one_is_reject
         .iter()
         .find(|(name, _)| name.starts_with("taskhub_webhook_deliveries_total{"))
         .map(|(_, v)| *v);
-    assert_eq!(delivered, Some(expected.len() as f64));
+    assert_eq!(delivered, Some(expected.len() as f64), "{series:#?}");
 }
 
 #[tokio::test]
