@@ -48,6 +48,8 @@ pub enum StartError {
     AuthHook(#[from] AuthHookConfigError),
     #[error("invalid webhook settings: {0}")]
     Webhook(#[from] WebhookConfigError),
+    #[error("cannot find where webhook delivery starts: {0}")]
+    WebhookStart(taskhub_engine::EngineError),
     #[error("invalid Mercure settings: {0}")]
     Mercure(#[from] MercureConfigError),
     #[error(transparent)]
@@ -112,7 +114,7 @@ impl Server {
             None => None,
         };
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
-        let webhooks = config.webhooks.build()?.map(|s| Arc::new(Webhooks::new(s)));
+        let webhooks = config.webhooks.build()?;
         if !tokens.required() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
             return Err(StartError::UnauthenticatedExposure(config.addr));
         }
@@ -122,6 +124,19 @@ impl Server {
             Box::new(move |frame| hub.publish(frame))
         };
         let (events, tasks) = backend::open(&config, sink).await?;
+        // A target new to the ledger starts after the newest event committed before this
+        // server answers anything: every event published to it is delivered.
+        let webhooks = match webhooks {
+            Some(settings) => match events.newest_id().await {
+                Ok(start) => Some(Arc::new(Webhooks::new(settings, start))),
+                Err(e) => {
+                    tasks.close().await;
+                    events.close().await;
+                    return Err(StartError::WebhookStart(e));
+                }
+            },
+            None => None,
+        };
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| StartError::Bind {

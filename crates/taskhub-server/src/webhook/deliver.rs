@@ -55,6 +55,8 @@ pub(crate) struct Deliverer {
     /// Notified by `POST /webhooks/redeliver` on this node, so the deliverer reads its
     /// state again at once.
     pub(crate) redelivery: Arc<Notify>,
+    /// Where the target starts if the ledger has no state for it yet.
+    pub(crate) start: EventId,
     pub(crate) stop: CancellationToken,
 }
 
@@ -147,11 +149,8 @@ impl Deliverer {
         let mut lease = Lease(Instant::now());
         let state = match self.events.inspect_webhook(target).await? {
             Some(state) => state,
-            // A new target starts at the newest event: it gets what happens from now on.
-            None => {
-                let start = self.events.newest_id().await?;
-                self.events.webhook_state(target, start).await?
-            }
+            // A new target gets what is published from the server's start on.
+            None => self.events.webhook_state(target, self.start).await?,
         };
         let generation = state.generation;
         if let Some(parked) = state.parked.iter().find(|p| p.requeued_at.is_some()) {

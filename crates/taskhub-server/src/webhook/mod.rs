@@ -17,6 +17,7 @@ mod secret;
 
 use std::sync::Arc;
 
+use taskhub_core::EventId;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -40,10 +41,12 @@ pub(crate) struct Webhooks {
     redelivery: Vec<Arc<Notify>>,
     /// This node's name in the targets' leases: unique per process.
     holder: Arc<str>,
+    /// Where a target new to the ledger starts: the newest event when the server started.
+    start: EventId,
 }
 
 impl Webhooks {
-    pub(crate) fn new(settings: WebhookSettings) -> Self {
+    pub(crate) fn new(settings: WebhookSettings, start: EventId) -> Self {
         let series: Box<[WebhookSeries]> = settings
             .targets
             .iter()
@@ -65,6 +68,7 @@ impl Webhooks {
                 .collect(),
             settings: Arc::new(settings),
             holder: holder.into(),
+            start,
         }
     }
 
@@ -101,6 +105,7 @@ impl Webhooks {
                         hub: Arc::clone(hub),
                         holder: Arc::clone(&self.holder),
                         redelivery: Arc::clone(&self.redelivery[index]),
+                        start: self.start,
                         stop: stop.clone(),
                     }
                     .run(),
