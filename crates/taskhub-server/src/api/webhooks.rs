@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 use taskhub_core::{EventId, Timestamp};
 use taskhub_engine::{Redelivery, WebhookState};
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
@@ -72,27 +72,31 @@ pub(crate) struct RedeliverInput;
 
 impl PartialSchema for RedeliverInput {
     fn schema() -> RefOr<Schema> {
+        let url = || {
+            ObjectBuilder::new().schema_type(Type::String).description(Some(
+                "The target, exactly as given to --webhook-url (as GET /webhooks shows it).",
+            ))
+        };
         let id = |description: &str| {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some("^[1-9][0-9]{0,18}$"))
                 .description(Some(description))
         };
-        ObjectBuilder::new()
-            .property(
-                "url",
-                ObjectBuilder::new().schema_type(Type::String).description(Some(
-                    "The target, exactly as given to --webhook-url (as GET /webhooks shows it).",
-                )),
-            )
-            .property(
+        let variant = |key: &str, description: &str| {
+            ObjectBuilder::new()
+                .property("url", url())
+                .property(key, id(description))
+                .required("url")
+                .required(key)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        OneOfBuilder::new()
+            .item(variant(
                 "from",
-                id("Deliver again every event from this id on (the cursor moves to just before it)."),
-            )
-            .property("parked", id("Deliver again this parked event."))
-            .required("url")
-            .description(Some("Exactly one of `from` and `parked`."))
-            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                "Deliver again every event from this id on (the cursor moves to just before it).",
+            ))
+            .item(variant("parked", "Deliver again this parked event."))
             .into()
     }
 }
@@ -213,15 +217,12 @@ pub(crate) async fn redeliver(
             ));
         }
     };
-    let Some(webhooks) = &state.webhooks else {
-        return Err(ApiError::invalid("url", "no --webhook-url is configured"));
-    };
-    let Some((index, target)) = webhooks.find(url) else {
-        return Err(ApiError::invalid(
-            "url",
-            format!("{url:?} is not a --webhook-url of this server"),
-        ));
-    };
+    let unknown = || ApiError::NotFound(format!("{url:?} is not a --webhook-url of this server"));
+    let (webhooks, (index, target)) = state
+        .webhooks
+        .as_ref()
+        .and_then(|webhooks| Some((webhooks, webhooks.find(url)?)))
+        .ok_or_else(unknown)?;
     if !state
         .events
         .redeliver(&target.text, request, Timestamp::now())
