@@ -178,7 +178,8 @@ impl WebhookLedger for RedisLog {
         holder: &str,
         lease: Duration,
     ) -> Result<bool, EngineError> {
-        let held: u8 = SCRIPTS.claim
+        let held: u8 = SCRIPTS
+            .claim
             .key(lease_key(target))
             .arg(holder)
             .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX))
@@ -189,7 +190,8 @@ impl WebhookLedger for RedisLog {
     }
 
     async fn release(&self, target: &str, holder: &str) -> Result<(), EngineError> {
-        let _: u8 = SCRIPTS.release
+        let _: u8 = SCRIPTS
+            .release
             .key(lease_key(target))
             .arg(holder)
             .invoke_async(&mut self.commands())
@@ -277,7 +279,8 @@ impl WebhookLedger for RedisLog {
     ) -> Result<bool, EngineError> {
         let found: u8 = match request {
             Redelivery::After(id) => {
-                SCRIPTS.redeliver_after
+                SCRIPTS
+                    .redeliver_after
                     .key(state_key(target))
                     .arg(id.get())
                     .arg(at.unix_millis())
@@ -285,7 +288,8 @@ impl WebhookLedger for RedisLog {
                     .await
             }
             Redelivery::Parked(id) => {
-                SCRIPTS.redeliver_parked
+                SCRIPTS
+                    .redeliver_parked
                     .key(state_key(target))
                     .key(parked_key(target))
                     .key(parked_event_key(target, id))

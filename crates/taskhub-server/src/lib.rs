@@ -55,16 +55,14 @@ mod tls;
 mod webhook;
 
 pub use age::{ParseAgeError, parse_age};
-pub use auth::{
-    AuthHookConfig, AuthHookConfigError, JwtConfig, JwtConfigError, MIN_SECRET_BYTES,
-};
+pub use auth::{AuthHookConfig, AuthHookConfigError, JwtConfig, JwtConfigError, MIN_SECRET_BYTES};
 pub use backend::{ParseStoreUrlError, RedisUrl, StoreUrl};
 pub use client_addr::TrustedProxies;
 pub use config::{Config, ConfigError, defaults};
 pub use connection_budget::BudgetError;
 pub use edge::cors::{BadOrigin, CorsOrigins};
-pub use outbound::OutboundUrlError;
 pub use mercure::{MercureConfig, MercureConfigError, MercureKey, MercureKeys};
+pub use outbound::OutboundUrlError;
 pub use server::{Server, StartError};
 pub use shutdown::shutdown_signal;
 pub use subscription::SlowClientPolicy;

@@ -408,7 +408,12 @@ mod tests {
         ] {
             assert!(!public(inside), "{inside} is not public");
         }
-        for outside in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for outside in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(public(outside), "{outside} is public");
         }
     }
@@ -417,7 +422,10 @@ mod tests {
     async fn a_name_resolving_to_loopback_is_refused_at_connect_time() {
         let url = OutboundUrl::parse_any("http://localhost:9/").expect("url");
         let refused = connect(&url, Reach::Public).await.expect_err("refused");
-        assert!(matches!(refused, OutboundError::PrivateAddress(_)), "{refused}");
+        assert!(
+            matches!(refused, OutboundError::PrivateAddress(_)),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -235,7 +235,10 @@ impl Server {
         // Webhook deliverers drop an attempt in flight (it is made again after restart)
         // and give up their leases; bounded, as the log may be what they wait on.
         let released = futures_util::future::join_all(deliverers);
-        if tokio::time::timeout(config.shutdown_grace, released).await.is_err() {
+        if tokio::time::timeout(config.shutdown_grace, released)
+            .await
+            .is_err()
+        {
             warn!("webhook deliverers did not stop within the grace period");
         }
         tasks.close().await;

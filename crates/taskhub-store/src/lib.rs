@@ -43,9 +43,9 @@ use std::time::Duration;
 use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventFrame, EventId, Task, TaskId, TaskStatus, Timestamp, Topic};
 use taskhub_engine::{
-    Advanced, Applied, CommitSink, EngineError, EventLog, IdRange, Idempotency, NewEvent,
-    NewTask, Order, Redelivery, Replay, Retention, TaskPatch, TaskStore, WebhookLedger,
-    WebhookProgress, WebhookState,
+    Advanced, Applied, CommitSink, EngineError, EventLog, IdRange, Idempotency, NewEvent, NewTask,
+    Order, Redelivery, Replay, Retention, TaskPatch, TaskStore, WebhookLedger, WebhookProgress,
+    WebhookState,
 };
 use tokio::sync::{mpsc, oneshot};
 

@@ -88,7 +88,10 @@ fn ensure(conn: &Connection, target: &str, start: EventId) -> Result<WebhookStat
 }
 
 /// The target's state and its oldest parked events.
-pub(crate) fn inspect(conn: &Connection, target: &str) -> Result<Option<WebhookState>, SqliteError> {
+pub(crate) fn inspect(
+    conn: &Connection,
+    target: &str,
+) -> Result<Option<WebhookState>, SqliteError> {
     let row = conn
         .prepare_cached(
             "SELECT cursor, generation, replayed_at, last_attempt_at, last_status, last_error \
@@ -121,7 +124,9 @@ pub(crate) fn inspect(conn: &Connection, target: &str) -> Result<Option<WebhookS
                 parked_at: Timestamp::from_unix_millis(row.get(2)?),
                 last_status: row.get(3)?,
                 last_error: row.get(4)?,
-                requeued_at: row.get::<_, Option<i64>>(5)?.map(Timestamp::from_unix_millis),
+                requeued_at: row
+                    .get::<_, Option<i64>>(5)?
+                    .map(Timestamp::from_unix_millis),
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::json;
 use taskhub_core::{EventId, Timestamp};
 use taskhub_engine::{Redelivery, WebhookState};
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::fields::Fields;
@@ -72,11 +72,12 @@ pub(crate) struct RedeliverInput;
 
 impl PartialSchema for RedeliverInput {
     fn schema() -> RefOr<Schema> {
-        let url = || {
-            ObjectBuilder::new().schema_type(Type::String).description(Some(
+        let url =
+            || {
+                ObjectBuilder::new().schema_type(Type::String).description(Some(
                 "The target, exactly as given to --webhook-url (as GET /webhooks shows it).",
             ))
-        };
+            };
         let id = |description: &str| {
             ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -202,7 +203,10 @@ pub(crate) async fn redeliver(
                     .ok()
                     .filter(|id| id.get() > 0)
                     .ok_or_else(|| {
-                        ApiError::invalid(key, format!("must be an event id (1 or more), got {text:?}"))
+                        ApiError::invalid(
+                            key,
+                            format!("must be an event id (1 or more), got {text:?}"),
+                        )
                     })
             })
             .transpose()

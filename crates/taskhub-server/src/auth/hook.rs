@@ -29,9 +29,9 @@ use sha2::{Digest, Sha256};
 use taskhub_core::Selector;
 
 use super::grants::TaskhubGrants;
-use crate::outbound::{self, OutboundError, OutboundRequest, OutboundUrl, OutboundUrlError, Reach};
 use super::token;
 use crate::metrics::METRICS;
+use crate::outbound::{self, OutboundError, OutboundRequest, OutboundUrl, OutboundUrlError, Reach};
 
 /// The longest an answer is trusted, whatever its `ttl_secs`.
 pub(crate) const MAX_TTL: Duration = Duration::from_secs(3600);

@@ -122,11 +122,8 @@ impl WebhookConfig {
                 text: text.clone(),
             });
         }
-        let secret = WebhookSecret::parse(
-            self.secret
-                .as_deref()
-                .ok_or(WebhookConfigError::NoSecret)?,
-        )?;
+        let secret =
+            WebhookSecret::parse(self.secret.as_deref().ok_or(WebhookConfigError::NoSecret)?)?;
         let selectors = match self.events.as_deref().filter(|e| !e.is_empty()) {
             None => Vec::new(),
             Some(list) => parse_selectors(list)?,

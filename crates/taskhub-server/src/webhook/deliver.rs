@@ -113,10 +113,7 @@ impl Deliverer {
             }
         }
         // Another node may take over at once rather than when the lease runs out.
-        let _ = self
-            .events
-            .release(&self.target().text, &self.holder)
-            .await;
+        let _ = self.events.release(&self.target().text, &self.holder).await;
     }
 
     /// Sleeps for `delay`, or until stopped.
@@ -510,7 +507,10 @@ mod tests {
                 .saturating_mul(1u32 << (failures - 1).min(20))
                 .min(BACKOFF_MAX);
             let delay = backoff(failures);
-            assert!(delay >= nominal / 2 && delay <= nominal, "{failures}: {delay:?}");
+            assert!(
+                delay >= nominal / 2 && delay <= nominal,
+                "{failures}: {delay:?}"
+            );
         }
         assert!(backoff(100) <= BACKOFF_MAX);
     }

@@ -22,8 +22,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{WebhookConfig, WebhookConfigError, defaults};
 pub(crate) use config::{Target, WebhookSettings};
+pub use config::{WebhookConfig, WebhookConfigError, defaults};
 pub use secret::ParseSecretError;
 
 use crate::backend::EventLog;

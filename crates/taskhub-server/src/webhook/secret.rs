@@ -44,7 +44,9 @@ impl WebhookSecret {
     pub(crate) const MAX_BYTES: usize = 64;
 
     pub(crate) fn parse(text: &str) -> Result<Self, ParseSecretError> {
-        let encoded = text.strip_prefix("whsec_").ok_or(ParseSecretError::Prefix)?;
+        let encoded = text
+            .strip_prefix("whsec_")
+            .ok_or(ParseSecretError::Prefix)?;
         let bytes = STANDARD
             .decode(encoded)
             .map_err(|_| ParseSecretError::Base64)?;
@@ -75,7 +77,8 @@ mod tests {
     /// The test vector the Standard Webhooks reference libraries check themselves against.
     #[test]
     fn the_specification_test_vector_reproduces_exactly() {
-        let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");
+        let secret =
+            WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");
         assert_eq!(
             secret.sign(
                 "msg_p5jXN8AQM9LWM0D4loKWxJek",
@@ -88,7 +91,8 @@ mod tests {
 
     #[test]
     fn a_changed_id_timestamp_or_body_changes_the_signature() {
-        let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");
+        let secret =
+            WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");
         let base = secret.sign("1", 10, b"{}");
         assert_ne!(base, secret.sign("2", 10, b"{}"));
         assert_ne!(base, secret.sign("1", 11, b"{}"));
@@ -109,8 +113,13 @@ mod tests {
             WebhookSecret::parse("whsec_c2hvcnQ=").err(),
             Some(ParseSecretError::Length(5))
         );
-        let message = WebhookSecret::parse("whsec_c2hvcnQ=").err().map(|e| e.to_string());
+        let message = WebhookSecret::parse("whsec_c2hvcnQ=")
+            .err()
+            .map(|e| e.to_string());
         assert!(message.is_some_and(|m| !m.contains("c2hvcnQ")));
-        assert_eq!(format!("{:?}", WebhookSecret(vec![1; 32])), "WebhookSecret(…)");
+        assert_eq!(
+            format!("{:?}", WebhookSecret(vec![1; 32])),
+            "WebhookSecret(…)"
+        );
     }
 }

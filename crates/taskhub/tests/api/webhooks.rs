@@ -136,7 +136,11 @@ impl Drop for Receiver {
 fn delivered_ids(verified: &[Value]) -> Vec<String> {
     verified
         .iter()
-        .filter(|r| r["status"].as_u64().is_some_and(|s| (200..300).contains(&s)))
+        .filter(|r| {
+            r["status"]
+                .as_u64()
+                .is_some_and(|s| (200..300).contains(&s))
+        })
         .map(|r| r["id"].as_str().expect("an id").to_owned())
         .collect()
 }
@@ -204,21 +208,36 @@ async fn selected_events_arrive_signed_in_log_order_and_a_tampered_one_is_reject
     let app = spawn_delivering(&receiver.hook(), &[]).await;
     let mut expected = publish_ticks(&app, 3).await;
     // Not selected: skipped, and the cursor moves past it.
-    let other: u64 = app.publish("other", json!({}), None).await.parse().expect("id");
+    let other: u64 = app
+        .publish("other", json!({}), None)
+        .await
+        .parse()
+        .expect("id");
     let task: Value = app.post_json("/tasks", &json!({ "title": "a" })).await;
     assert!(task["id"].is_string(), "{task:#}");
     // The task's event is the next one.
     expected.push((other + 1).to_string());
     let verified = receiver.await_delivered(&expected, PATIENCE).await;
-    assert_eq!(delivered_ids(&verified), expected, "in log order, each once");
+    assert_eq!(
+        delivered_ids(&verified),
+        expected,
+        "in log order, each once"
+    );
     for request in &verified {
         let id = request["id"].as_str().expect("id");
         let stored: Value = app.get_json(&format!("/events/{id}")).await;
-        let body: Value = serde_json::from_str(request["body"].as_str().expect("body")).expect("JSON body");
+        let body: Value =
+            serde_json::from_str(request["body"].as_str().expect("body")).expect("JSON body");
         assert_eq!(body, stored, "the body is the event's envelope");
         assert_eq!(request["content_type"], "application/json");
-        let sent: i64 = request["timestamp"].as_str().and_then(|t| t.parse().ok()).expect("timestamp");
-        assert!((sent - now() as i64).abs() < 60, "a current webhook-timestamp");
+        let sent: i64 = request["timestamp"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .expect("timestamp");
+        assert!(
+            (sent - now() as i64).abs() < 60,
+            "a current webhook-timestamp"
+        );
     }
     let last = verified.last().expect("a request");
     assert_eq!(
@@ -228,13 +247,22 @@ async fn selected_events_arrive_signed_in_log_order_and_a_tampered_one_is_reject
 
     // The same request with one byte of the body changed does not verify.
     let first = &verified[0];
-    let tampered = first["body"].as_str().expect("body").replacen("\"n\":0", "\"n\":1", 1);
+    let tampered = first["body"]
+        .as_str()
+        .expect("body")
+        .replacen("\"n\":0", "\"n\":1", 1);
     let refused = receiver
         .client
         .post(receiver.hook())
         .header("webhook-id", first["id"].as_str().expect("id"))
-        .header("webhook-timestamp", first["timestamp"].as_str().expect("ts"))
-        .header("webhook-signature", first["signature"].as_str().expect("sig"))
+        .header(
+            "webhook-timestamp",
+            first["timestamp"].as_str().expect("ts"),
+        )
+        .header(
+            "webhook-signature",
+            first["signature"].as_str().expect("sig"),
+        )
         .header("content-type", "application/json")
         .body(tampered)
         .send()
@@ -269,7 +297,9 @@ async fn a_receiver_failing_then_down_then_up_gets_everything_in_order_with_the_
     let app = spawn_delivering(&receiver.hook(), &[]).await;
     let mut ids = publish_ticks(&app, 3).await;
     let attempts = receiver
-        .await_received(PATIENCE, "two attempts at the first event", |v| v.len() >= 2)
+        .await_received(PATIENCE, "two attempts at the first event", |v| {
+            v.len() >= 2
+        })
         .await;
     assert!(
         attempts.iter().all(|a| a["id"] == ids[0].as_str()),
@@ -298,7 +328,11 @@ async fn a_receiver_failing_then_down_then_up_gets_everything_in_order_with_the_
     let verified = receiver
         .await_delivered(&ids, Duration::from_secs(30))
         .await;
-    assert_eq!(delivered_ids(&verified), ids, "all delivered, in order, once each");
+    assert_eq!(
+        delivered_ids(&verified),
+        ids,
+        "all delivered, in order, once each"
+    );
 }
 
 #[tokio::test]
@@ -319,12 +353,17 @@ async fn a_sigkilled_server_loses_nothing_and_repeats_only_the_event_in_flight()
                 && v.iter().filter(|r| r["id"] == ids[0].as_str()).count() >= 2
         })
         .await;
-    let seen: Vec<&str> = verified.iter().map(|r| r["id"].as_str().expect("id")).collect();
+    let seen: Vec<&str> = verified
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
     let mut unique = seen.clone();
     unique.dedup();
     assert_eq!(unique, ids, "in order, nothing lost: {seen:?}");
     assert_eq!(
-        seen.iter().filter(|id| **id == ids[1] || **id == ids[2]).count(),
+        seen.iter()
+            .filter(|id| **id == ids[1] || **id == ids[2])
+            .count(),
         2,
         "only the event in flight is repeated: {seen:?}"
     );
@@ -344,12 +383,24 @@ async fn events_failing_past_the_maximum_age_are_parked_then_redelivered_through
     for (parked, id) in state["parked"].as_array().expect("parked").iter().zip(&ids) {
         assert_eq!(parked["id"], id.as_str());
         assert_eq!(parked["last_status"], 500);
-        assert!(parked["last_error"].as_str().is_some_and(|e| e.contains("failing on purpose")));
+        assert!(
+            parked["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("failing on purpose"))
+        );
         assert_eq!(parked["requeued"], false);
     }
     let series = metrics(&app.address).await;
-    assert!(series.iter().any(|(name, v)| name.starts_with("taskhub_webhook_parked_total{") && *v == 2.0));
-    assert!(series.iter().any(|(name, v)| name.starts_with("taskhub_webhook_failures_total{") && *v >= 2.0));
+    assert!(
+        series
+            .iter()
+            .any(|(name, v)| name.starts_with("taskhub_webhook_parked_total{") && *v == 2.0)
+    );
+    assert!(
+        series
+            .iter()
+            .any(|(name, v)| name.starts_with("taskhub_webhook_failures_total{") && *v >= 2.0)
+    );
 
     receiver.answer(200, 0.0).await;
     let asked = app
@@ -378,7 +429,10 @@ async fn events_failing_past_the_maximum_age_are_parked_then_redelivered_through
     assert_eq!(asked.status(), 202);
     let verified = receiver.await_delivered(&ids, PATIENCE).await;
     assert_eq!(delivered_ids(&verified), ids);
-    await_state(&app, PATIENCE, "nothing parked", |s| s["parked"] == json!([])).await;
+    await_state(&app, PATIENCE, "nothing parked", |s| {
+        s["parked"] == json!([])
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -386,16 +440,27 @@ async fn bad_redelivery_requests_get_problems_naming_the_field() {
     let receiver = Receiver::start(0);
     let app = spawn_delivering(&receiver.hook(), &[]).await;
     // Delivery has started once the state exists.
-    await_state(&app, PATIENCE, "delivery started", |s| s["cursor"].is_string()).await;
+    await_state(&app, PATIENCE, "delivery started", |s| {
+        s["cursor"].is_string()
+    })
+    .await;
     let hook = receiver.hook();
     for (body, status, field) in [
         (json!({ "url": hook }), 422, "from"),
-        (json!({ "url": hook, "from": "1", "parked": "1" }), 422, "from"),
+        (
+            json!({ "url": hook, "from": "1", "parked": "1" }),
+            422,
+            "from",
+        ),
         (json!({ "url": hook, "from": "abc" }), 422, "from"),
         (json!({ "url": hook, "from": "0" }), 422, "from"),
         (json!({ "url": hook, "parked": 5 }), 422, "parked"),
         (json!({ "from": "1" }), 422, "url"),
-        (json!({ "url": hook, "from": "1", "extra": 1 }), 422, "extra"),
+        (
+            json!({ "url": hook, "from": "1", "extra": 1 }),
+            422,
+            "extra",
+        ),
         (json!([1]), 422, "body"),
     ] {
         let response = app
@@ -416,7 +481,11 @@ async fn bad_redelivery_requests_get_problems_naming_the_field() {
         .await
         .expect("sent");
     let missing = problem(response, 404).await;
-    assert!(missing["detail"].as_str().is_some_and(|d| d.contains("not parked")));
+    assert!(
+        missing["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not parked"))
+    );
     let response = app
         .client
         .post(app.url("/webhooks/redeliver"))
@@ -425,7 +494,11 @@ async fn bad_redelivery_requests_get_problems_naming_the_field() {
         .await
         .expect("sent");
     let unknown = problem(response, 404).await;
-    assert!(unknown["detail"].as_str().is_some_and(|d| d.contains("not a --webhook-url")));
+    assert!(
+        unknown["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not a --webhook-url"))
+    );
     let response = app
         .client
         .post(app.url("/webhooks/redeliver"))
@@ -486,7 +559,12 @@ fn bad_webhook_flags_are_refused_at_start_with_one_line_each() {
             "--webhook-url needs --webhook-secret",
         ),
         (
-            vec!["--webhook-url", url, "--webhook-secret", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+            vec![
+                "--webhook-url",
+                url,
+                "--webhook-secret",
+                "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ],
             "must start with whsec_",
         ),
         (
@@ -498,15 +576,34 @@ fn bad_webhook_flags_are_refused_at_start_with_one_line_each() {
             "24 to 64 bytes, got 5",
         ),
         (
-            vec!["--webhook-url", "ftp://example.com/", "--webhook-secret", SECRET],
+            vec![
+                "--webhook-url",
+                "ftp://example.com/",
+                "--webhook-secret",
+                SECRET,
+            ],
             "--webhook-url \"ftp://example.com/\" is not an absolute http(s) URL",
         ),
         (
-            vec!["--webhook-url", url, "--webhook-url", url, "--webhook-secret", SECRET],
+            vec![
+                "--webhook-url",
+                url,
+                "--webhook-url",
+                url,
+                "--webhook-secret",
+                SECRET,
+            ],
             "given twice",
         ),
         (
-            vec!["--webhook-url", url, "--webhook-secret", SECRET, "--webhook-events", "a b"],
+            vec![
+                "--webhook-url",
+                url,
+                "--webhook-secret",
+                SECRET,
+                "--webhook-events",
+                "a b",
+            ],
             "--webhook-events item \"a b\"",
         ),
         (
@@ -514,7 +611,14 @@ fn bad_webhook_flags_are_refused_at_start_with_one_line_each() {
             "need at least one --webhook-url",
         ),
         (
-            vec!["--webhook-url", url, "--webhook-secret", SECRET, "--webhook-max-age", "soon"],
+            vec![
+                "--webhook-url",
+                url,
+                "--webhook-secret",
+                SECRET,
+                "--webhook-max-age",
+                "soon",
+            ],
             "is not an age",
         ),
     ] {
@@ -557,7 +661,11 @@ async fn the_webhooks_api_needs_the_publish_grant_on_everything() {
     problem(get(None).await.expect("sent"), 401).await;
     let narrow = token(&["tasks/*"]);
     let refused = problem(get(Some(narrow.clone())).await.expect("sent"), 403).await;
-    assert!(refused["detail"].as_str().is_some_and(|d| d.contains("`*`")));
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("`*`"))
+    );
     problem(post(narrow).await.expect("sent"), 403).await;
     let everything = token(&["*"]);
     let answer = get(Some(everything)).await.expect("sent");
@@ -582,7 +690,11 @@ async fn two_cluster_nodes_deliver_each_event_once_and_a_survivor_takes_the_leas
         ids.push(nodes[i % 2].publish("tick", json!({ "n": i }), None).await);
     }
     let verified = receiver.await_delivered(&ids, PATIENCE).await;
-    assert_eq!(delivered_ids(&verified), ids, "each event once, in log order");
+    assert_eq!(
+        delivered_ids(&verified),
+        ids,
+        "each event once, in log order"
+    );
     // Both nodes report the same state, from Redis.
     for node in &nodes {
         let state = webhook_state(node).await;
@@ -597,5 +709,9 @@ async fn two_cluster_nodes_deliver_each_event_once_and_a_survivor_takes_the_leas
         ids.push(second.publish("tick", json!({ "n": i }), None).await);
     }
     let verified = receiver.await_delivered(&ids, TAKEOVER_PATIENCE).await;
-    assert_eq!(delivered_ids(&verified), ids, "the survivor delivered the rest, once each");
+    assert_eq!(
+        delivered_ids(&verified),
+        ids,
+        "the survivor delivered the rest, once each"
+    );
 }

@@ -31,8 +31,8 @@ use tracing::{info, warn};
 
 pub(crate) use jwks::Jwk;
 
-use crate::outbound::{self, OutboundRequest, OutboundUrl, Reach};
 use crate::metrics::METRICS;
+use crate::outbound::{self, OutboundRequest, OutboundUrl, Reach};
 
 /// How long keys are kept when the provider's answer says nothing (`Cache-Control`).
 pub(crate) const DEFAULT_REFRESH: Duration = Duration::from_secs(10 * 60);
