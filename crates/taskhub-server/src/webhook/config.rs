@@ -19,6 +19,10 @@ pub mod defaults {
     pub const TIMEOUT: Duration = Duration::from_secs(10);
 }
 
+/// Longest `--webhook-timeout-secs`: a target slower than this is better told to answer
+/// first and work after.
+const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Largest answer body a webhook target may send (it is read only to be dropped, and
 /// quoted in `last_error` when it is not 2xx); a longer one fails the attempt.
 pub(crate) const MAX_ANSWER_BYTES: usize = 16 * 1024;
@@ -73,6 +77,8 @@ pub enum WebhookConfigError {
     TooManySelectors,
     #[error("--{flag} must be at least 1 second")]
     TooShort { flag: &'static str },
+    #[error("--{flag} must be at most {} seconds", most.as_secs())]
+    TooLong { flag: &'static str, most: Duration },
 }
 
 /// One target: its URL as given (the ledger's key, and what `GET /webhooks` shows) and
@@ -135,6 +141,12 @@ impl WebhookConfig {
             if value < Duration::from_secs(1) {
                 return Err(WebhookConfigError::TooShort { flag });
             }
+        }
+        if self.timeout > MAX_TIMEOUT {
+            return Err(WebhookConfigError::TooLong {
+                flag: "webhook-timeout-secs",
+                most: MAX_TIMEOUT,
+            });
         }
         Ok(Some(WebhookSettings {
             targets,
@@ -209,6 +221,9 @@ mod tests {
         let mut short = config(&["http://x/"], None);
         short.max_age = Duration::from_millis(10);
         assert!(refused(short).contains("--webhook-max-age"));
+        let mut long = config(&["http://x/"], None);
+        long.timeout = Duration::from_secs(301);
+        assert!(refused(long).contains("at most 300 seconds"));
         assert!(WebhookConfig::default().build().expect("off").is_none());
     }
 }

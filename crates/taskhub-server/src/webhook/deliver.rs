@@ -12,6 +12,7 @@
 //! with the same `webhook-id`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -32,9 +33,11 @@ use crate::hub::Hub;
 use crate::metrics::{METRICS, WebhookSeries};
 use crate::outbound::{self, OutboundRequest, Reach};
 
-/// How long a lease lasts without renewal: a node that stops renewing (killed, cut off)
-/// hands the target to another within this.
-pub(crate) const LEASE: Duration = Duration::from_secs(15);
+/// How long a lease lasts without renewal, at least: a node that stops renewing (killed,
+/// cut off) hands the target to another within this. Longer with a long
+/// `--webhook-timeout-secs` ([`Deliverer::lease`]), so a lease never runs out during an
+/// attempt made just after a renewal.
+const LEASE: Duration = Duration::from_secs(15);
 /// How often the holder renews its lease, and an idle deliverer looks for a redelivery
 /// asked on another node.
 pub(crate) const RENEW_EVERY: Duration = Duration::from_secs(5);
@@ -58,6 +61,10 @@ pub(crate) struct Deliverer {
     /// Where the target starts if the ledger has no state for it yet.
     pub(crate) start: EventId,
     pub(crate) stop: CancellationToken,
+    /// Whether the last attempt failed: a failure is logged when the target starts
+    /// failing, and a delivery when it recovers, not every attempt. Only this task
+    /// touches it (an atomic because the task's future borrows the deliverer).
+    pub(crate) failing: AtomicBool,
 }
 
 /// Why a session ended.
@@ -84,6 +91,11 @@ struct Lease(Instant);
 impl Deliverer {
     fn target(&self) -> &Target {
         &self.settings.targets[self.index]
+    }
+
+    /// The lease: [`LEASE`], or longer than two attempts and a renewal period.
+    fn lease(&self) -> Duration {
+        LEASE.max(self.settings.timeout * 2 + RENEW_EVERY)
     }
 
     fn series(&self) -> Option<&WebhookSeries> {
@@ -131,7 +143,7 @@ impl Deliverer {
         }
         lease.0 = Instant::now();
         self.events
-            .claim(&self.target().text, &self.holder, LEASE)
+            .claim(&self.target().text, &self.holder, self.lease())
             .await
     }
 
@@ -140,7 +152,11 @@ impl Deliverer {
         wake: &mut broadcast::Receiver<Arc<taskhub_core::EventFrame>>,
     ) -> Result<End, EngineError> {
         let target = &self.target().text;
-        if !self.events.claim(target, &self.holder, LEASE).await? {
+        if !self
+            .events
+            .claim(target, &self.holder, self.lease())
+            .await?
+        {
             return Ok(End::NotHolder);
         }
         let mut lease = Lease(Instant::now());
@@ -336,8 +352,8 @@ impl Deliverer {
                 if let Some(series) = self.series() {
                     series.deliveries.inc();
                 }
-                if failures > 0 {
-                    info!(webhook = self.index, event = %id, failures, "webhook delivered after retries");
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    info!(webhook = self.index, event = %id, "webhook target answering again");
                 }
                 return Ok(Done::Delivered(attempt));
             };
@@ -353,8 +369,8 @@ impl Deliverer {
                 warn!(webhook = self.index, event = %id, %error, "webhook event parked: it failed for longer than --webhook-max-age");
                 return Ok(Done::Parked(attempt));
             }
-            if failures == 1 {
-                warn!(webhook = self.index, event = %id, %error, "webhook delivery failed; retrying with backoff");
+            if !self.failing.swap(true, Ordering::Relaxed) {
+                warn!(webhook = self.index, event = %id, %error, "webhook delivery failing; retrying with backoff");
             } else {
                 debug!(webhook = self.index, event = %id, failures, %error, "webhook delivery failed again");
             }

@@ -16,6 +16,7 @@ mod deliver;
 mod secret;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use taskhub_core::EventId;
 use tokio::sync::Notify;
@@ -106,6 +107,7 @@ impl Webhooks {
                         holder: Arc::clone(&self.holder),
                         redelivery: Arc::clone(&self.redelivery[index]),
                         start: self.start,
+                        failing: AtomicBool::new(false),
                         stop: stop.clone(),
                     }
                     .run(),
