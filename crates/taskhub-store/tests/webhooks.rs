@@ -40,7 +40,12 @@ async fn progress_under_an_old_generation_is_refused_and_everything_survives_a_r
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("t.db");
     let store = open(&path);
-    assert!(store.claim(TARGET, "me", Duration::from_secs(1)).await.expect("claim"));
+    assert!(
+        store
+            .claim(TARGET, "me", Duration::from_secs(1))
+            .await
+            .expect("claim")
+    );
     assert_eq!(store.inspect_webhook(TARGET).await.expect("read"), None);
     assert!(
         !store
@@ -107,7 +112,11 @@ async fn progress_under_an_old_generation_is_refused_and_everything_survives_a_r
         )
         .await
         .expect("advance");
-    assert_eq!(stale, Advanced::Stale, "the redelivery request is not overwritten");
+    assert_eq!(
+        stale,
+        Advanced::Stale,
+        "the redelivery request is not overwritten"
+    );
     assert!(
         store
             .redeliver(TARGET, Redelivery::Parked(EventId::new(6)), asked)
@@ -153,7 +162,11 @@ async fn progress_under_an_old_generation_is_refused_and_everything_survives_a_r
         .await
         .expect("advance");
     assert_eq!(unparked, Advanced::Written);
-    let state = store.inspect_webhook(TARGET).await.expect("read").expect("kept");
+    let state = store
+        .inspect_webhook(TARGET)
+        .await
+        .expect("read")
+        .expect("kept");
     assert!(state.parked.is_empty());
     store.close().await;
 }

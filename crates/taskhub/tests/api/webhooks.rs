@@ -715,3 +715,43 @@ async fn two_cluster_nodes_deliver_each_event_once_and_a_survivor_takes_the_leas
         "the survivor delivered the rest, once each"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_lease_holder_is_replaced_and_delivers_nothing_when_it_wakes() {
+    if cluster_mode() {
+        return;
+    }
+    let cluster = ClusterBackend::start();
+    let receiver = Receiver::start(0);
+    let flags = webhook_flags(&receiver.hook());
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    // The first node takes the lease before the second exists.
+    let holder = spawn_node(&cluster, &flags, &[]);
+    await_state(&holder, PATIENCE, "the first node delivering", |s| {
+        s["cursor"].is_string()
+    })
+    .await;
+    let other = spawn_node(&cluster, &flags, &[]);
+    let mut ids = vec![other.publish("tick", json!({ "n": 0 }), None).await];
+    receiver.await_delivered(&ids, PATIENCE).await;
+
+    // Paused past its lease (SIGSTOP: it cannot even notice), the holder is replaced.
+    holder.signal("STOP");
+    for i in 1..4 {
+        ids.push(other.publish("tick", json!({ "n": i }), None).await);
+    }
+    receiver.await_delivered(&ids, TAKEOVER_PATIENCE).await;
+    holder.signal("CONT");
+    // Awake again, it finds its lease gone and leaves delivery to the other node.
+    for i in 4..7 {
+        ids.push(holder.publish("tick", json!({ "n": i }), None).await);
+    }
+    let verified = receiver.await_delivered(&ids, PATIENCE).await;
+    assert_eq!(delivered_ids(&verified), ids, "each event once, in order");
+    let (all, _) = receiver.received().await;
+    assert_eq!(
+        all.len(),
+        ids.len(),
+        "no attempt beyond one per event: {all:#?}"
+    );
+}
