@@ -7,7 +7,8 @@ the Standard Webhooks reference library (`standardwebhooks`), and the test drive
   GET  /received        {"verified": [{"id", "timestamp", "signature", "body", "status"}],
                          "rejected": N}: every verified request in arrival order, with
                         the status it was answered
-  POST /answer          {"status": S, "delay": SECONDS}: how later webhooks are answered
+  POST /answer          {"status": S, "delay": SECONDS, "big": BOOL}: how later webhooks
+                        are answered (`big`: with a 20,000-byte body)
 
 usage: python3 webhook_receiver.py SECRET [PORT]; prints {"port": N} once listening on
 127.0.0.1 (PORT 0 or none: any free port).
@@ -26,7 +27,7 @@ def main() -> None:
     port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     verifier = Webhook(secret)
     verified: list[dict] = []
-    state = {"rejected": 0, "status": 200, "delay": 0.0}
+    state = {"rejected": 0, "status": 200, "delay": 0.0, "big": False}
 
     async def hook(request: web.Request) -> web.Response:
         body = await request.read()
@@ -54,6 +55,8 @@ def main() -> None:
             await asyncio.sleep(state["delay"])
         if 300 <= status < 400:
             return web.Response(status=status, headers={"location": "http://127.0.0.1:9/elsewhere"})
+        if state["big"]:
+            return web.Response(status=status, text="x" * 20_000)
         return web.Response(status=status, text="ok" if status < 300 else "failing on purpose")
 
     async def received(_request: web.Request) -> web.Response:
@@ -63,6 +66,7 @@ def main() -> None:
         asked = await request.json()
         state["status"] = int(asked.get("status", 200))
         state["delay"] = float(asked.get("delay", 0))
+        state["big"] = bool(asked.get("big", False))
         return web.json_response(state)
 
     async def serve() -> None:

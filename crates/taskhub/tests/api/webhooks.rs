@@ -81,10 +81,16 @@ impl Receiver {
 
     /// Answers later webhooks with `status`, after `delay` seconds.
     async fn answer(&self, status: u16, delay: f64) {
+        self.answer_with(json!({ "status": status, "delay": delay }))
+            .await;
+    }
+
+    /// Answers later webhooks as `how` says (`status`, `delay`, `big`).
+    async fn answer_with(&self, how: Value) {
         let response = self
             .client
             .post(self.url("/answer"))
-            .json(&json!({ "status": status, "delay": delay }))
+            .json(&how)
             .send()
             .await
             .expect("receiver answers");
@@ -508,6 +514,40 @@ async fn bad_redelivery_requests_get_problems_naming_the_field() {
         .await
         .expect("sent");
     problem(response, 400).await;
+}
+
+#[tokio::test]
+async fn a_slow_answer_and_an_oversized_one_are_failures() {
+    let receiver = Receiver::start(0);
+    receiver.answer(200, 5.0).await;
+    let app = spawn_delivering(&receiver.hook(), &["--webhook-timeout-secs", "1"]).await;
+    let ids = publish_ticks(&app, 1).await;
+    let state = await_state(&app, PATIENCE, "the timeout shown", |s| {
+        s["last_error"].is_string()
+    })
+    .await;
+    assert_eq!(state["last_error"], "no answer within 1s", "{state:#}");
+    assert_ne!(state["cursor"], ids[0].as_str(), "not delivered: {state:#}");
+
+    receiver
+        .answer_with(json!({ "status": 200, "big": true }))
+        .await;
+    let state = await_state(&app, PATIENCE, "the oversized answer shown", |s| {
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("over 16384 bytes"))
+    })
+    .await;
+    assert!(state["last_status"].is_null(), "{state:#}");
+
+    // (The receiver records those attempts as answered 200: it cannot tell that TaskHub
+    // gave up on them; TaskHub's own state says what happened.)
+    receiver.answer(200, 0.0).await;
+    let state = await_state(&app, PATIENCE, "delivered once answered in time", |s| {
+        s["cursor"] == ids[0].as_str() && s["last_status"] == 200
+    })
+    .await;
+    assert_eq!(state["last_error"], Value::Null);
 }
 
 #[tokio::test]
