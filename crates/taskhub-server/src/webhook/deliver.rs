@@ -12,7 +12,7 @@
 //! with the same `webhook-id`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -65,6 +65,9 @@ pub(crate) struct Deliverer {
     /// failing, and a delivery when it recovers, not every attempt. Only this task
     /// touches it (an atomic because the task's future borrows the deliverer).
     pub(crate) failing: AtomicBool,
+    /// The cursor as this deliverer last knew it, for the lag gauge. Only this task
+    /// writes it.
+    pub(crate) cursor: AtomicU64,
 }
 
 /// Why a session ended.
@@ -174,7 +177,7 @@ impl Deliverer {
             if !self.renew(&mut lease).await? {
                 return Ok(End::NotHolder);
             }
-            self.report_lag(cursor);
+            self.note_cursor(cursor);
             let page = self
                 .events
                 .read(
@@ -295,9 +298,17 @@ impl Deliverer {
             .await
     }
 
-    fn report_lag(&self, cursor: EventId) {
+    /// Remembers the cursor and reports the lag behind it.
+    fn note_cursor(&self, cursor: EventId) {
+        self.cursor.store(cursor.get(), Ordering::Relaxed);
+        self.report_lag();
+    }
+
+    /// Sets the lag gauge: the newest event the hub saw, less the cursor.
+    fn report_lag(&self) {
         if let Some(series) = self.series() {
-            let lag = self.hub.newest().get().saturating_sub(cursor.get());
+            let cursor = self.cursor.load(Ordering::Relaxed);
+            let lag = self.hub.newest().get().saturating_sub(cursor);
             series.lag.set(i64::try_from(lag).unwrap_or(i64::MAX));
         }
     }
@@ -361,6 +372,8 @@ impl Deliverer {
             if let Some(series) = self.series() {
                 series.failures.inc();
             }
+            // Events keep arriving behind a failing one: the lag says so meanwhile.
+            self.report_lag();
             let now = Timestamp::now().unix_millis();
             if now >= deadline {
                 if let Some(series) = self.series() {

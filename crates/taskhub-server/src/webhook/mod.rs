@@ -16,7 +16,7 @@ mod deliver;
 mod secret;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use taskhub_core::EventId;
 use tokio::sync::Notify;
@@ -108,6 +108,7 @@ impl Webhooks {
                         redelivery: Arc::clone(&self.redelivery[index]),
                         start: self.start,
                         failing: AtomicBool::new(false),
+                        cursor: AtomicU64::new(self.start.get()),
                         stop: stop.clone(),
                     }
                     .run(),

@@ -325,10 +325,25 @@ async fn a_receiver_failing_then_down_then_up_gets_everything_in_order_with_the_
     let port = receiver.port;
     receiver.kill();
     ids.extend(publish_ticks(&app, 2).await);
-    await_state(&app, PATIENCE, "a connection failure shown", |s| {
+    let state = await_state(&app, PATIENCE, "a connection failure shown", |s| {
         s["last_status"].is_null() && s["last_error"].is_string()
     })
     .await;
+    assert_eq!(state["lag"], 5, "{state:#}");
+    // The lag gauge follows while the first event keeps failing.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let series = metrics(&app.address).await;
+        let lag = series
+            .iter()
+            .find(|(name, _)| name.starts_with("taskhub_webhook_lag_events{"))
+            .map(|(_, v)| *v);
+        if lag == Some(5.0) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "lag gauge: {lag:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // Up again on the same port.
     let receiver = Receiver::start(port);
     let verified = receiver
