@@ -781,7 +781,7 @@ async fn a_paused_lease_holder_is_replaced_and_delivers_nothing_when_it_wakes() 
     let flags = webhook_flags(&receiver.hook());
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     // The first node takes the lease before the second exists.
-    let holder = spawn_node(&cluster, &flags, &[]);
+    let mut holder = spawn_node(&cluster, &flags, &[]);
     await_state(&holder, PATIENCE, "the first node delivering", |s| {
         s["cursor"].is_string()
     })
@@ -797,6 +797,9 @@ async fn a_paused_lease_holder_is_replaced_and_delivers_nothing_when_it_wakes() 
     }
     receiver.await_delivered(&ids, TAKEOVER_PATIENCE).await;
     holder.signal("CONT");
+    // Its idle connections timed out while it slept: a fresh client, once it answers.
+    holder.client = reqwest::Client::new();
+    holder.await_ready(PATIENCE).await;
     // Awake again, it finds its lease gone and leaves delivery to the other node.
     for i in 4..7 {
         ids.push(holder.publish("tick", json!({ "n": i }), None).await);
