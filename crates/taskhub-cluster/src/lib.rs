@@ -17,6 +17,8 @@
 //! - [`RedisPresence`]: who has a stream open where, shared by the nodes (`presence`):
 //!   one script per batch of opens and closes, one sweep that retires dead nodes and
 //!   answers each due leave to exactly one node.
+//! - `webhooks`: the webhook ledger (`WebhookLedger`) in Redis: each target's cursor,
+//!   its parked events, and the lease naming the one node that delivers to it.
 //! - `durability`: says at start-up what Redis's persistence makes an acknowledgement worth.
 //! - `failpoint`: crash points for the relay's tests, inert unless `TASKHUB_FAILPOINT` names
 //!   one.
@@ -43,6 +45,7 @@ mod reader;
 mod relay;
 mod script;
 mod url;
+mod webhooks;
 
 pub use log::RedisLog;
 pub use postgres::PgTasks;

@@ -203,6 +203,11 @@ impl RedisLog {
         crate::RedisPresence::new(self.inner.commands.clone(), node, heartbeat_ttl, grace)
     }
 
+    /// A handle on the command connection (for the webhook ledger).
+    pub(crate) fn commands(&self) -> ConnectionManager {
+        self.inner.commands.clone()
+    }
+
     /// Appends one outbox row's event (its [`entry::fields`]), once: a row already
     /// relayed returns the id it got and appends nothing.
     pub(crate) async fn relay(

@@ -16,6 +16,8 @@
 //!   what an engine records with a key to answer a retry as the first attempt was.
 //! - [`presence::Ledger`], [`presence::Announcement`] (`presence`): who is present on
 //!   which selector, and the joins and leaves to announce, under a grace period.
+//! - [`WebhookLedger`] (`webhook`): where delivery to each webhook target stands, kept
+//!   with the log, and who delivers it.
 //! - [`EngineError`] (`error`): why a request failed, and whether it may still have been
 //!   applied.
 
@@ -27,6 +29,7 @@ mod idempotency;
 pub mod presence;
 mod task;
 mod task_store;
+mod webhook;
 
 pub use error::EngineError;
 pub use event::{CommitSink, NewEvent, Replay};
@@ -35,3 +38,6 @@ pub use history::{IdRange, Order, Retention};
 pub use idempotency::{Answer, Applied, Fingerprint, Idempotency};
 pub use task::{NewTask, TaskPatch, task_event};
 pub use task_store::TaskStore;
+pub use webhook::{
+    Advanced, ParkedEvent, Redelivery, WebhookAttempt, WebhookLedger, WebhookProgress, WebhookState,
+};

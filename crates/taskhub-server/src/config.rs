@@ -17,6 +17,7 @@ use crate::edge::cors::CorsOrigins;
 use crate::mercure::MercureConfig;
 use crate::subscription::SlowClientPolicy;
 use crate::tls::TlsFiles;
+use crate::webhook::WebhookConfig;
 
 /// The default of every setting that has one.
 pub mod defaults {
@@ -119,6 +120,8 @@ pub struct Config {
     /// Cluster mode: a node's members leave this long after its last heartbeat; at least
     /// 3 seconds (heartbeats are a third of it apart).
     pub presence_ttl: Duration,
+    /// Webhooks (`--webhook-*`); no URL turns them off.
+    pub webhooks: WebhookConfig,
 }
 
 /// A setting outside its allowed range.
@@ -162,6 +165,7 @@ impl Default for Config {
             tls: None,
             presence_grace: defaults::PRESENCE_GRACE,
             presence_ttl: defaults::PRESENCE_TTL,
+            webhooks: WebhookConfig::default(),
         }
     }
 }

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use taskhub_core::{EventFrame, FrameGroup};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 
 use crate::metrics::METRICS;
@@ -50,6 +50,9 @@ pub(crate) struct Hub {
     next_client: AtomicU64,
     /// Distinguishes this process's client ids from a previous run's.
     boot: u64,
+    /// The newest id the hub was handed (webhooks report their lag against it): one
+    /// relaxed store per commit, read now and then.
+    newest: AtomicU64,
 }
 
 /// A stream's end of the ring: every group pushed after it was taken.
@@ -62,6 +65,11 @@ pub(crate) struct Live {
 impl Live {
     pub(crate) async fn recv(&mut self) -> Result<Arc<FrameGroup>, RecvError> {
         self.receiver.recv().await
+    }
+
+    /// The next group if one is waiting, without waiting for one.
+    pub(crate) fn try_recv(&mut self) -> Result<Arc<FrameGroup>, TryRecvError> {
+        self.receiver.try_recv()
     }
 
     /// How many frames were pushed after `group`: what waits in the ring behind it.
@@ -84,12 +92,16 @@ impl Hub {
             streams: Arc::new(Semaphore::new(max_clients)),
             next_client: AtomicU64::new(1),
             boot,
+            newest: AtomicU64::new(0),
         }
     }
 
     /// Called by the commit sink with the frames committed together, in id order.
     pub(crate) fn publish(&self, frames: Vec<Arc<EventFrame>>) {
         METRICS.events_published.add(frames.len() as u64);
+        if let Some(last) = frames.last() {
+            self.newest.store(last.id().get(), Ordering::Relaxed);
+        }
         let first_seq = self.pushed.load(Ordering::Relaxed);
         let groups = FrameGroup::pack(&frames, GROUP_BYTES, first_seq);
         drop(frames);
@@ -126,6 +138,11 @@ impl Hub {
     /// A stream permit, or `None` at the connection limit.
     pub(crate) fn admit(&self) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.streams).try_acquire_owned().ok()
+    }
+
+    /// The newest event id handed to the hub since start (zero before the first).
+    pub(crate) fn newest(&self) -> taskhub_core::EventId {
+        taskhub_core::EventId::new(self.newest.load(Ordering::Relaxed))
     }
 
     pub(crate) fn new_client_id(&self) -> String {

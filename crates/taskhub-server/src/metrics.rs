@@ -8,6 +8,7 @@
 //! per subscriber.
 
 use std::fmt::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -45,6 +46,31 @@ pub(crate) struct Metrics {
     pub(crate) presence_leaves: Counter,
     pub(crate) presence_errors: Counter,
     pub(crate) publish_duration: Histogram,
+    /// One set of series per webhook target, set once at start (`--webhook-url`).
+    pub(crate) webhooks: OnceLock<Box<[WebhookSeries]>>,
+}
+
+/// A webhook target's series, labelled by its position among the `--webhook-url`s and its
+/// origin (never its path or query, which may hold a secret).
+#[derive(Debug)]
+pub(crate) struct WebhookSeries {
+    pub(crate) labels: String,
+    pub(crate) deliveries: Counter,
+    pub(crate) failures: Counter,
+    pub(crate) parked: Counter,
+    pub(crate) lag: Gauge,
+}
+
+impl WebhookSeries {
+    pub(crate) fn new(index: usize, origin: &str) -> Self {
+        Self {
+            labels: format!("webhook=\"{index}\",origin=\"{origin}\""),
+            deliveries: Counter::new(),
+            failures: Counter::new(),
+            parked: Counter::new(),
+            lag: Gauge::new(),
+        }
+    }
 }
 
 impl Metrics {
@@ -78,6 +104,47 @@ impl Metrics {
             presence_leaves: Counter::new(),
             presence_errors: Counter::new(),
             publish_duration: Histogram::new(),
+            webhooks: OnceLock::new(),
+        }
+    }
+
+    /// The webhook targets' series, when there are any.
+    fn render_webhooks(&self, out: &mut String) {
+        let Some(targets) = self.webhooks.get().filter(|t| !t.is_empty()) else {
+            return;
+        };
+        type Read = fn(&WebhookSeries) -> i64;
+        let series: [(&str, &str, &str, Read); 4] = [
+            (
+                "taskhub_webhook_deliveries_total",
+                "counter",
+                "Events a webhook target answered with 2xx.",
+                |t| i64::try_from(t.deliveries.get()).unwrap_or(i64::MAX),
+            ),
+            (
+                "taskhub_webhook_failures_total",
+                "counter",
+                "Webhook attempts that failed (no answer, or not 2xx); each is retried.",
+                |t| i64::try_from(t.failures.get()).unwrap_or(i64::MAX),
+            ),
+            (
+                "taskhub_webhook_parked_total",
+                "counter",
+                "Events parked after failing past --webhook-max-age.",
+                |t| i64::try_from(t.parked.get()).unwrap_or(i64::MAX),
+            ),
+            (
+                "taskhub_webhook_lag_events",
+                "gauge",
+                "Events committed after a webhook target's cursor, as its deliverer last saw (0 on nodes not delivering to it).",
+                |t| t.lag.get(),
+            ),
+        ];
+        for (name, kind, help, read) in series {
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+            for target in targets {
+                let _ = writeln!(out, "{name}{{{}}} {}", target.labels, read(target));
+            }
         }
     }
 
@@ -236,6 +303,7 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
             );
         }
+        self.render_webhooks(&mut out);
         self.publish_duration.render(
             &mut out,
             "taskhub_publish_duration_seconds",

@@ -15,6 +15,7 @@ use crate::api::health::{self, Status};
 use crate::api::history::{self, HistoryPage};
 use crate::api::presence::{self, PresenceAnswer};
 use crate::api::tasks::{self, NewTaskInput, TaskPatchInput};
+use crate::api::webhooks::{self, RedeliverInput, WebhookList};
 use crate::error::openapi::Problem;
 use crate::mercure;
 use crate::state::AppState;
@@ -41,9 +42,11 @@ use crate::state::AppState;
         tasks::set_status,
         health::live,
         health::ready,
+        webhooks::list,
+        webhooks::redeliver,
         document,
     ),
-    components(schemas(PublishBody, Published, HistoryPage, PresenceAnswer, NewTaskInput, TaskPatchInput, Task, Problem, Status)),
+    components(schemas(PublishBody, Published, HistoryPage, PresenceAnswer, NewTaskInput, TaskPatchInput, Task, Problem, Status, WebhookList, RedeliverInput)),
     modifiers(&Credentials),
     tags((name = "events"), (name = "history"), (name = "presence"), (name = "tasks"), (name = "operations"))
 )]

@@ -7,7 +7,7 @@ use axum::http::{Method, Uri};
 use axum::routing::{get, post, put};
 use axum::{Router, middleware};
 
-use crate::api::{console, events, health, history, metrics, presence, tasks};
+use crate::api::{console, events, health, history, metrics, presence, tasks, webhooks};
 use crate::edge::{cors, head_limit};
 use crate::error::ApiError;
 use crate::mercure;
@@ -46,6 +46,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(metrics::render))
+        .route("/webhooks", get(webhooks::list))
+        .route("/webhooks/redeliver", post(webhooks::redeliver))
         .route("/openapi.json", get(openapi::document))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed);

@@ -32,6 +32,7 @@ use crate::rate_limit::Limits;
 use crate::router::router;
 use crate::state::AppState;
 use crate::tls::{self, TlsError};
+use crate::webhook::{WebhookConfigError, Webhooks};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,10 @@ pub enum StartError {
     Jwt(#[from] JwtConfigError),
     #[error("invalid auth hook settings: {0}")]
     AuthHook(#[from] AuthHookConfigError),
+    #[error("invalid webhook settings: {0}")]
+    Webhook(#[from] WebhookConfigError),
+    #[error("cannot find where webhook delivery starts: {0}")]
+    WebhookStart(taskhub_engine::EngineError),
     #[error("invalid Mercure settings: {0}")]
     Mercure(#[from] MercureConfigError),
     #[error(transparent)]
@@ -112,6 +117,7 @@ impl Server {
             None => None,
         };
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+        let webhooks = config.webhooks.build()?;
         if !tokens.required() && !config.addr.ip().is_loopback() && !config.allow_unauthenticated {
             return Err(StartError::UnauthenticatedExposure(config.addr));
         }
@@ -121,6 +127,19 @@ impl Server {
             Box::new(move |frames| hub.publish(frames))
         };
         let (events, tasks) = backend::open(&config, sink).await?;
+        // A target new to the ledger starts after the newest event committed before this
+        // server answers anything: every event published to it is delivered.
+        let webhooks = match webhooks {
+            Some(settings) => match events.newest_id().await {
+                Ok(start) => Some(Arc::new(Webhooks::new(settings, start))),
+                Err(e) => {
+                    tasks.close().await;
+                    events.close().await;
+                    return Err(StartError::WebhookStart(e));
+                }
+            },
+            None => None,
+        };
         let presence = Presences::start(&config, &events);
         let listener = TcpListener::bind(config.addr)
             .await
@@ -143,6 +162,7 @@ impl Server {
             mercure,
             presence,
             limits,
+            webhooks,
             shutdown,
         };
         Ok(Self {
@@ -195,6 +215,11 @@ impl Server {
             max_header_bytes: config.max_header_bytes,
             write_timeout: config.write_timeout,
         };
+        let deliverers = state
+            .webhooks
+            .as_ref()
+            .map(|webhooks| webhooks.spawn(&events, &hub, &stop))
+            .unwrap_or_default();
         let serving = tokio::spawn(connections::serve(
             listener,
             budget,
@@ -215,6 +240,15 @@ impl Server {
         }
         // The streams have ended: their leaves are queued, and the log still takes writes.
         presence.finish().await;
+        // Webhook deliverers drop an attempt in flight (it is made again after restart)
+        // and give up their leases; bounded, as the log may be what they wait on.
+        let released = futures_util::future::join_all(deliverers);
+        if tokio::time::timeout(config.shutdown_grace, released)
+            .await
+            .is_err()
+        {
+            warn!("webhook deliverers did not stop within the grace period");
+        }
         tasks.close().await;
         events.close().await;
         info!("stopped");

@@ -21,6 +21,7 @@ use crate::hub::Hub;
 use crate::mercure::MercureHub;
 use crate::presence::Presences;
 use crate::rate_limit::Limits;
+use crate::webhook::Webhooks;
 
 /// What every handler can reach. Cheap to clone: everything is shared.
 #[derive(Clone, Debug)]
@@ -40,6 +41,8 @@ pub(crate) struct AppState {
     pub(crate) presence: Arc<Presences>,
     /// Per-address rate limits.
     pub(crate) limits: Arc<Limits>,
+    /// The webhook targets; `None` when there are none.
+    pub(crate) webhooks: Option<Arc<Webhooks>>,
     /// Cancelled when the server starts shutting down; a stream reading history checks
     /// it between pages (live streams end when the hub closes).
     pub(crate) shutdown: CancellationToken,

@@ -13,6 +13,7 @@
 //!   bounded steps the writer runs between groups.
 //! - `schema`, `tasks`: the tables and the task statements; `idempotency`: the keys of
 //!   retry-safe writes, recorded in the savepoint of the write each one names.
+//! - `webhooks`: the webhook ledger's tables ([`WebhookLedger`]), changed by the writer.
 //! - `space`: the free space the readiness probe checks after its heartbeat commit.
 //! - `error`: SQLite's failures, and the [`EngineError`] each one becomes.
 //!
@@ -33,6 +34,7 @@ mod reader;
 mod schema;
 mod space;
 mod tasks;
+mod webhooks;
 mod writer;
 
 use std::sync::Arc;
@@ -41,8 +43,9 @@ use std::time::Duration;
 use taskhub_core::mercure::ResumePoint;
 use taskhub_core::{EventFrame, EventId, Task, TaskId, TaskStatus, Timestamp, Topic};
 use taskhub_engine::{
-    Applied, CommitSink, EngineError, EventLog, IdRange, Idempotency, NewEvent, NewTask, Order,
-    Replay, Retention, TaskPatch, TaskStore,
+    Advanced, Applied, CommitSink, EngineError, EventLog, IdRange, Idempotency, NewEvent, NewTask,
+    Order, Redelivery, Replay, Retention, TaskPatch, TaskStore, WebhookLedger, WebhookProgress,
+    WebhookState,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -50,6 +53,7 @@ pub use database_url::{DatabaseUrl, ParseDatabaseUrlError};
 
 use reader::ReadPool;
 use space::FreeSpace;
+use webhooks::LedgerOp;
 use writer::{TaskCommand, Write, WriteOp};
 
 /// How the store is run.
@@ -292,5 +296,81 @@ impl TaskStore for Store {
 
     async fn close(&self) {
         self.close_writer().await;
+    }
+}
+
+/// The ledger shares the log's file, so it survives what the log survives; its changes
+/// go through the writer.
+impl WebhookLedger for Store {
+    /// This process holds the file's lock, so it is the only deliverer there is.
+    async fn claim(
+        &self,
+        _target: &str,
+        _holder: &str,
+        _lease: Duration,
+    ) -> Result<bool, EngineError> {
+        Ok(true)
+    }
+
+    async fn release(&self, _target: &str, _holder: &str) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    async fn webhook_state(
+        &self,
+        target: &str,
+        start: EventId,
+    ) -> Result<WebhookState, EngineError> {
+        let target = target.to_owned();
+        self.ask_writer(|reply| {
+            WriteOp::Ledger(LedgerOp::Ensure {
+                target,
+                start,
+                reply,
+            })
+        })
+        .await
+    }
+
+    async fn inspect_webhook(&self, target: &str) -> Result<Option<WebhookState>, EngineError> {
+        let target = target.to_owned();
+        self.reads
+            .run(move |conn| webhooks::inspect(conn, &target))
+            .await
+    }
+
+    async fn advance(
+        &self,
+        target: &str,
+        _holder: &str,
+        progress: WebhookProgress,
+    ) -> Result<Advanced, EngineError> {
+        let target = target.to_owned();
+        self.ask_writer(|reply| {
+            WriteOp::Ledger(LedgerOp::Advance {
+                target,
+                progress,
+                reply,
+            })
+        })
+        .await
+    }
+
+    async fn redeliver(
+        &self,
+        target: &str,
+        request: Redelivery,
+        at: Timestamp,
+    ) -> Result<bool, EngineError> {
+        let target = target.to_owned();
+        self.ask_writer(|reply| {
+            WriteOp::Ledger(LedgerOp::Redeliver {
+                target,
+                request,
+                at,
+                reply,
+            })
+        })
+        .await
     }
 }

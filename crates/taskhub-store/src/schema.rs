@@ -74,6 +74,30 @@ const MIGRATIONS: &[&str] = &[
     ) AS INTEGER);
     CREATE INDEX events_by_topic ON events (topic, id);
 ",
+    r"
+    -- Webhooks (taskhub_engine::WebhookLedger): where delivery to each target (its URL)
+    -- stands, and the events parked on it after failing past the maximum age, with their
+    -- envelopes (so a parked event outlives the log's retention). Times in Unix ms.
+    CREATE TABLE webhook_cursors (
+        target          TEXT    PRIMARY KEY,
+        cursor          INTEGER NOT NULL,
+        generation      INTEGER NOT NULL,
+        replayed_at     INTEGER,
+        last_attempt_at INTEGER,
+        last_status     INTEGER,
+        last_error      TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE webhook_parked (
+        target      TEXT    NOT NULL,
+        id          INTEGER NOT NULL,
+        envelope    TEXT    NOT NULL,
+        parked_at   INTEGER NOT NULL,
+        last_status INTEGER,
+        last_error  TEXT    NOT NULL,
+        requeued_at INTEGER,
+        PRIMARY KEY (target, id)
+    ) WITHOUT ROWID;
+",
 ];
 
 /// How long a connection waits on a lock held by another process before failing.

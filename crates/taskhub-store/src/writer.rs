@@ -10,7 +10,8 @@
 //! committed in a transaction of its own: a probe proves a write reaches the disk, and
 //! its page never shares, so never sinks, a group of publishes. Steps of trimming by age
 //! (`WriteOp::Trim`) are committed after their group in the same way: each deletes at
-//! most `Retention::TRIM_STEP` events, so publishes wait behind one step at most.
+//! most `Retention::TRIM_STEP` events, so publishes wait behind one step at most. Changes
+//! to the webhook ledger (`WriteOp::Ledger`, `webhooks.rs`) are run the same way.
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use crate::error::SqliteError;
 use crate::idempotency::{self, Scope};
 use crate::space::FreeSpace;
 use crate::tasks;
+use crate::webhooks::LedgerOp;
 
 /// Most operations committed in one transaction; bounds latency under a flood.
 const MAX_BATCH: usize = 512;
@@ -48,6 +50,8 @@ pub(crate) enum WriteOp {
         before: Timestamp,
         reply: oneshot::Sender<Result<usize, EngineError>>,
     },
+    /// A change to the webhook ledger, run after its group in a transaction of its own.
+    Ledger(LedgerOp),
     /// Commit what is queued before this, then stop.
     Close {
         reply: oneshot::Sender<()>,
@@ -75,6 +79,7 @@ impl std::fmt::Debug for WriteOp {
             Self::Write(Write::Task { .. }) => "Task",
             Self::Ping { .. } => "Ping",
             Self::Trim { .. } => "Trim",
+            Self::Ledger(_) => "Ledger",
             Self::Close { .. } => "Close",
         })
     }
@@ -192,6 +197,7 @@ impl Writer {
         let mut frames = Vec::new();
         let mut probes = Vec::new();
         let mut trims = Vec::new();
+        let mut ledger = Vec::new();
         let before = self.last_id;
         // Probes, trims and the close are answered after the group; the writes are the group.
         let writes = batch.drain(..).filter_map(|op| match op {
@@ -205,6 +211,10 @@ impl Writer {
                 reply,
             } => {
                 trims.push((cutoff, reply));
+                None
+            }
+            WriteOp::Ledger(op) => {
+                ledger.push(op);
                 None
             }
             WriteOp::Close { reply } => {
@@ -236,6 +246,9 @@ impl Writer {
                 EngineError::Unavailable(e.to_string())
             });
             let _ = reply.send(trimmed);
+        }
+        for op in ledger {
+            op.run(&mut self.conn);
         }
         if !probes.is_empty() {
             let ready = self.heartbeat().map_err(|e| e.to_string());

@@ -77,11 +77,12 @@ async fn a_database_from_before_the_heartbeat_is_migrated_and_keeps_its_events()
         .expect("stored");
     EventLog::close(&store).await;
     drop(store);
-    // As the schema before the heartbeat left it (so before the stamps of migration 5).
+    // As the schema before the heartbeat left it (so before the stamps of migration 5 and
+    // the webhook tables of migration 6).
     meddle(
         &path,
         "DROP TABLE heartbeat; DROP INDEX events_by_topic; ALTER TABLE events DROP COLUMN at; \
-         PRAGMA user_version = 3",
+         DROP TABLE webhook_cursors; DROP TABLE webhook_parked; PRAGMA user_version = 3",
     );
 
     let store = open(&path);

@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use taskhub_client::{DEFAULT_BASE_URL, HistoryOptions, ListenOptions, PublishOptions};
 use taskhub_server::{
     AuthHookConfig, Config, CorsOrigins, JwtConfig, MIN_SECRET_BYTES, MercureConfig, MercureKey,
-    MercureKeys, RedisUrl, Server, SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies, defaults,
-    shutdown_signal,
+    MercureKeys, RedisUrl, Server, SlowClientPolicy, StoreUrl, TlsFiles, TrustedProxies,
+    WebhookConfig, defaults, shutdown_signal, webhook_defaults,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -315,6 +315,27 @@ struct ServeArgs {
     #[arg(long, env = "TASKHUB_PRESENCE_TTL_SECS", default_value_t = defaults::PRESENCE_TTL.as_secs())]
     presence_ttl_secs: u64,
     /// Log format.
+    /// POST each selected event, signed (Standard Webhooks), to this URL; repeat for more
+    /// targets. Delivery is at least once, in log order per URL. See docs/webhooks.md.
+    #[arg(long, env = "TASKHUB_WEBHOOK_URL")]
+    webhook_url: Vec<String>,
+    /// The webhooks' signing secret: whsec_ and the base64 of 24 to 64 random bytes.
+    #[arg(long, env = "TASKHUB_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Event types delivered, comma-separated selectors (e.g. presence.*,task_*; * for
+    /// all) [default: none, nothing delivered]
+    #[arg(long, env = "TASKHUB_WEBHOOK_EVENTS")]
+    webhook_events: Option<String>,
+    /// How long a failing event is retried (e.g. 24h, 30m, 90s) before it is parked.
+    #[arg(long, env = "TASKHUB_WEBHOOK_MAX_AGE", value_parser = taskhub_server::parse_age, default_value = "24h")]
+    webhook_max_age: Duration,
+    /// Seconds one webhook request (connect, send, answer) may take.
+    #[arg(long, env = "TASKHUB_WEBHOOK_TIMEOUT_SECS", default_value_t = webhook_defaults::TIMEOUT.as_secs())]
+    webhook_timeout_secs: u64,
+    /// Let webhook URLs reach private, loopback and link-local addresses (refused by
+    /// default, against SSRF).
+    #[arg(long, env = "TASKHUB_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
     #[arg(long, env = "TASKHUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 }
@@ -394,6 +415,14 @@ impl ServeArgs {
                 .map(|(cert, key)| TlsFiles { cert, key }),
             presence_grace: Duration::from_secs(self.presence_grace_secs),
             presence_ttl: Duration::from_secs(self.presence_ttl_secs),
+            webhooks: WebhookConfig {
+                urls: self.webhook_url,
+                secret: self.webhook_secret,
+                events: self.webhook_events,
+                max_age: self.webhook_max_age,
+                timeout: Duration::from_secs(self.webhook_timeout_secs),
+                allow_private: self.webhook_allow_private,
+            },
         };
         let server = Server::bind(config).await?;
         server.run(shutdown).await;

@@ -27,16 +27,16 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::request::Parts;
-use axum::http::{HeaderName, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use taskhub_core::Selector;
 
 use super::grants::TaskhubGrants;
-use super::outbound::{self, OutboundError, OutboundRequest, OutboundUrl, OutboundUrlError};
 use super::single_flight::{Flights, Full};
 use super::token;
 use crate::metrics::METRICS;
+use crate::outbound::{self, OutboundError, OutboundRequest, OutboundUrl, OutboundUrlError, Reach};
 
 /// The longest an answer is trusted, whatever its `ttl_secs`.
 pub(crate) const MAX_TTL: Duration = Duration::from_secs(3600);
@@ -342,6 +342,8 @@ impl AuthHook {
             json: Some(json),
             timeout: self.timeout,
             max_body_bytes: MAX_ANSWER_BYTES,
+            headers: HeaderMap::new(),
+            reach: Reach::Any,
         })
         .await
         .map_err(|e| match e {

@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::de::DeserializeOwned;
 
 use super::keyset::{KeyError, KeySet, KeySets};
-use super::outbound::{OutboundUrl, OutboundUrlError};
+use crate::outbound::{OutboundUrl, OutboundUrlError};
 
 /// How tokens are checked, from `--jwt-secret`, `--jwt-public-key`, `--jwt-jwks-url`,
 /// `--jwt-algorithms`, `--jwt-issuer`, `--jwt-audience` and `--jwt-claims-path`.

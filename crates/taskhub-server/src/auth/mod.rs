@@ -15,8 +15,6 @@
 //!   also used by the Mercure hub's keys.
 //! - `keyset`: keys from a JWKS URL (`--jwt-jwks-url`, `--mercure-jwks-url`): cached,
 //!   refreshed, refetched for an unknown `kid`; one implementation for every verifier.
-//! - `outbound`: TaskHub's own outgoing HTTP requests (key sets, the hook), bounded in time and
-//!   size, HTTPS or loopback only.
 //! - `grants`: what a verified token's claims (the grants claim, scopes, roles) grant.
 //! - `hook`: the auth hook (`--auth-hook-url`), asked about requests without a valid
 //!   token with the application's own credentials (a session cookie); fail-closed.
@@ -32,7 +30,6 @@ mod grants;
 mod hook;
 mod jwt;
 pub(crate) mod keyset;
-mod outbound;
 mod single_flight;
 pub(crate) mod token;
 
@@ -47,5 +44,3 @@ pub use jwt::{JwtConfig, JwtConfigError, MIN_SECRET_BYTES};
 pub(crate) use keyset::KeySets;
 #[cfg(feature = "fuzzing")]
 pub(crate) use keyset::jwks;
-pub(crate) use outbound::OutboundUrl;
-pub use outbound::OutboundUrlError;

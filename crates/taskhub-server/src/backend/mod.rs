@@ -19,8 +19,8 @@ use taskhub_core::mercure::ResumePoint;
 
 use taskhub_core::{EventFrame, EventId, Task, TaskId, TaskStatus, Timestamp, Topic};
 use taskhub_engine::{
-    Applied, CommitSink, EngineError, IdRange, Idempotency, NewEvent, NewTask, Order, Replay,
-    Retention, TaskPatch,
+    Advanced, Applied, CommitSink, EngineError, IdRange, Idempotency, NewEvent, NewTask, Order,
+    Redelivery, Replay, Retention, TaskPatch, WebhookProgress, WebhookState,
 };
 use taskhub_store::{Store, StoreOptions};
 
@@ -142,6 +142,21 @@ macro_rules! on_event_log {
     };
 }
 
+/// Awaits `taskhub_engine::WebhookLedger::$method` on the engine that holds the log (the
+/// webhook ledger lives with it).
+macro_rules! on_ledger {
+    ($log:expr, $method:ident($($arg:expr),*)) => {
+        match $log {
+            EventLog::Sqlite(engine) => {
+                taskhub_engine::WebhookLedger::$method(engine, $($arg),*).await
+            }
+            EventLog::Redis(engine) => {
+                taskhub_engine::WebhookLedger::$method(engine, $($arg),*).await
+            }
+        }
+    };
+}
+
 /// Awaits `taskhub_engine::TaskStore::$method` on the engine that holds the tasks.
 macro_rules! on_task_store {
     ($tasks:expr, $method:ident($($arg:expr),*)) => {
@@ -216,6 +231,63 @@ impl EventLog {
     /// Commits what is queued (SQLite) or stops following the stream (Redis).
     pub(crate) async fn close(&self) {
         on_event_log!(self, close());
+    }
+}
+
+/// The webhook ledger, kept with the log (see `taskhub_engine::WebhookLedger`).
+impl EventLog {
+    /// Takes or renews the lease on delivering to `target`; `false` while another node has it.
+    pub(crate) async fn claim(
+        &self,
+        target: &str,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool, EngineError> {
+        on_ledger!(self, claim(target, holder, lease))
+    }
+
+    pub(crate) async fn release(&self, target: &str, holder: &str) -> Result<(), EngineError> {
+        on_ledger!(self, release(target, holder))
+    }
+
+    /// The target's state, created at `start` when it has none.
+    pub(crate) async fn webhook_state(
+        &self,
+        target: &str,
+        start: EventId,
+    ) -> Result<WebhookState, EngineError> {
+        on_ledger!(self, webhook_state(target, start))
+    }
+
+    pub(crate) async fn inspect_webhook(
+        &self,
+        target: &str,
+    ) -> Result<Option<WebhookState>, EngineError> {
+        on_ledger!(self, inspect_webhook(target))
+    }
+
+    pub(crate) async fn advance(
+        &self,
+        target: &str,
+        holder: &str,
+        progress: WebhookProgress,
+    ) -> Result<Advanced, EngineError> {
+        on_ledger!(self, advance(target, holder, progress))
+    }
+
+    pub(crate) async fn redeliver(
+        &self,
+        target: &str,
+        request: Redelivery,
+        at: Timestamp,
+    ) -> Result<bool, EngineError> {
+        on_ledger!(self, redeliver(target, request, at))
+    }
+
+    /// The newest event id the log holds, or zero when it holds none.
+    pub(crate) async fn newest_id(&self) -> Result<EventId, EngineError> {
+        let newest = self.read(IdRange::ALL, Order::Descending, 1).await?;
+        Ok(newest.first().map_or(EventId::ZERO, |frame| frame.id()))
     }
 }
 

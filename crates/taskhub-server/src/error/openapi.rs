@@ -33,6 +33,8 @@ problem_responses! {
     DeleteErrors: 400, 401, 403, 404, 422, 429, 503;
     StatusErrors: 400, 401, 403, 404, 422, 429, 503;
     ReadyErrors: 503;
+    WebhookReadErrors: 401, 403, 503;
+    WebhookErrors: 400, 401, 403, 404, 408, 413, 422, 429, 503;
     MercurePublishErrors: 400, 401, 403, 408, 413, 415, 422, 429, 503;
     MercureSubscribeErrors: 400, 401, 403, 429, 503;
 }
@@ -46,7 +48,7 @@ fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
                 400 => "Malformed JSON, query parameter (named in `parameter`), form field (in `field`) or header (in `header`: a malformed Idempotency-Key)",
                 401 => "No or bad credentials",
                 403 => "The credentials do not cover the topic (or the private event's topic)",
-                404 => "No such task, or no such event kept (none on the topic, for a topic's latest)",
+                404 => "No such task, or no such event kept (none on the topic, for a topic's latest), or no such parked webhook event",
                 408 => "The body arrived too slowly",
                 413 => "The body is over --max-body-bytes",
                 415 => "The body is not application/x-www-form-urlencoded",

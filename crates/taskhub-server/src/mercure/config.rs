@@ -5,8 +5,9 @@
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tracing::warn;
 
-use crate::auth::{ClaimRules, KeySets, MIN_SECRET_BYTES, OutboundUrl, OutboundUrlError, Verifier};
+use crate::auth::{ClaimRules, KeySets, MIN_SECRET_BYTES, Verifier};
 use crate::edge::cors::CorsOrigins;
+use crate::outbound::{OutboundUrl, OutboundUrlError};
 
 /// A key and the algorithm tokens are signed with: a shared secret for HS256 (the
 /// default), HS384 and HS512, or a PEM public key for RS*, PS* and ES*, as Mercure's

@@ -40,3 +40,4 @@ mod stream;
 mod tasks;
 mod tls_http2;
 mod unknown_parameters;
+mod webhooks;

@@ -31,8 +31,8 @@ use tracing::{info, warn};
 
 pub(crate) use jwks::Jwk;
 
-use super::outbound::{self, OutboundRequest, OutboundUrl};
 use crate::metrics::METRICS;
+use crate::outbound::{self, OutboundRequest, OutboundUrl, Reach};
 
 /// How long keys are kept when the provider's answer says nothing (`Cache-Control`).
 pub(crate) const DEFAULT_REFRESH: Duration = Duration::from_secs(10 * 60);
@@ -161,6 +161,8 @@ impl Shared {
             json: None,
             timeout: FETCH_TIMEOUT,
             max_body_bytes: jwks::MAX_DOCUMENT_BYTES,
+            headers: HeaderMap::new(),
+            reach: Reach::Any,
         })
         .await?;
         if response.status != StatusCode::OK {

@@ -1,13 +1,18 @@
-//! TaskHub's own outgoing HTTP requests: fetching a key set (`keyset`) and asking the
-//! application's auth hook (`hook`). One request per connection over HTTP/1.1, with a
-//! deadline over the whole exchange, a cap on the answer's size, and no redirects
-//! followed (a 3xx is an answer like any other, which the caller refuses).
+//! TaskHub's own outgoing HTTP requests: fetching a key set (`auth::keyset`), asking the
+//! application's auth hook (`auth::hook`) and delivering webhooks (`webhook`). One
+//! request per connection over HTTP/1.1, with a deadline over the whole exchange, a cap
+//! on the answer's size, and no redirects followed (a 3xx is an answer like any other,
+//! which the caller refuses).
 //!
-//! Only `https://` URLs are accepted, or `http://` to a loopback address: a key set or a
-//! hook answer read over plain HTTP across a network could be forged by anyone on the
-//! path, and both decide who gets in.
+//! For key sets and the hook only `https://` URLs are accepted, or `http://` to a loopback
+//! address ([`OutboundUrl::parse`]): an answer read over plain HTTP across a network could
+//! be forged by anyone on the path, and both decide who gets in. Webhooks are signed and
+//! their answers decide nothing, so they may use plain HTTP anywhere
+//! ([`OutboundUrl::parse_any`]); instead, unless allowed, they may not reach a private,
+//! loopback or link-local address ([`Reach::Public`]), checked on the addresses the name
+//! resolves to when connecting, so a name that resolves inwards is refused too.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -46,7 +51,17 @@ pub enum OutboundUrlError {
 }
 
 impl OutboundUrl {
+    /// An `https://` URL, or an `http://` one to a loopback host.
     pub(crate) fn parse(text: &str) -> Result<Self, OutboundUrlError> {
+        Self::parse_with(text, false)
+    }
+
+    /// An `https://` or `http://` URL to any host (webhooks: their bodies are signed).
+    pub(crate) fn parse_any(text: &str) -> Result<Self, OutboundUrlError> {
+        Self::parse_with(text, true)
+    }
+
+    fn parse_with(text: &str, plain_anywhere: bool) -> Result<Self, OutboundUrlError> {
         let malformed = || OutboundUrlError::Malformed(text.to_owned());
         let uri: Uri = text.parse().map_err(|_| malformed())?;
         let authority = uri.authority().ok_or_else(malformed)?;
@@ -67,7 +82,7 @@ impl OutboundUrl {
         }
         let loopback = host.eq_ignore_ascii_case("localhost")
             || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if !tls && !loopback {
+        if !tls && !loopback && !plain_anywhere {
             return Err(OutboundUrlError::PlainHttpOffLoopback(text.to_owned()));
         }
         Ok(Self {
@@ -103,6 +118,55 @@ pub(crate) struct OutboundRequest<'a> {
     pub(crate) timeout: Duration,
     /// Largest answer body read; a longer one is an error.
     pub(crate) max_body_bytes: usize,
+    /// Headers sent besides `host`, `user-agent`, `connection` and the body's.
+    pub(crate) headers: HeaderMap,
+    /// Which addresses the request may connect to.
+    pub(crate) reach: Reach,
+}
+
+/// Which addresses an outgoing request may connect to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Any address the URL's host resolves to.
+    Any,
+    /// Only public ones: not loopback, private, link-local, shared (CGNAT), unspecified,
+    /// multicast or broadcast, in IPv4 or IPv6 (IPv4-mapped ones judged as IPv4).
+    Public,
+}
+
+impl Reach {
+    fn allows(self, ip: IpAddr) -> bool {
+        self == Self::Any || is_public(ip)
+    }
+}
+
+/// Whether an address is on the public internet (see [`Reach::Public`]).
+pub(crate) fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
 }
 
 /// An answer, read whole.
@@ -130,6 +194,11 @@ pub(crate) enum OutboundError {
     Body(String),
     #[error("the host name is not valid for TLS")]
     ServerName,
+    #[error(
+        "{0} is a private, loopback or link-local address, which webhooks may not reach \
+         without --webhook-allow-private"
+    )]
+    PrivateAddress(IpAddr),
 }
 
 /// Sends `request` and reads its answer, within its deadline.
@@ -142,9 +211,7 @@ pub(crate) async fn send(request: OutboundRequest<'_>) -> Result<OutboundRespons
 
 async fn exchange(request: OutboundRequest<'_>) -> Result<OutboundResponse, OutboundError> {
     let url = request.url;
-    let tcp = TcpStream::connect((url.host.as_str(), url.port))
-        .await
-        .map_err(OutboundError::Connect)?;
+    let tcp = connect(url, request.reach).await?;
     // Small requests and answers: send each as soon as it is written.
     let _ = tcp.set_nodelay(true);
     if url.tls {
@@ -157,6 +224,32 @@ async fn exchange(request: OutboundRequest<'_>) -> Result<OutboundResponse, Outb
     } else {
         over(tcp, request).await
     }
+}
+
+/// Connects to the first address the host resolves to that `reach` allows, trying the
+/// next on failure; refuses when every address is out of reach.
+async fn connect(url: &OutboundUrl, reach: Reach) -> Result<TcpStream, OutboundError> {
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((url.host.as_str(), url.port))
+        .await
+        .map_err(OutboundError::Connect)?
+        .collect();
+    let mut last = None;
+    for address in &addresses {
+        if !reach.allows(address.ip()) {
+            last = Some(OutboundError::PrivateAddress(address.ip()));
+            continue;
+        }
+        match TcpStream::connect(address).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(OutboundError::Connect(e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        OutboundError::Connect(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} resolves to no address", url.host),
+        ))
+    }))
 }
 
 async fn over<IO>(io: IO, request: OutboundRequest<'_>) -> Result<OutboundResponse, OutboundError>
@@ -183,6 +276,9 @@ where
         .header(HOST, host)
         .header(USER_AGENT, concat!("taskhub/", env!("CARGO_PKG_VERSION")))
         .header("connection", "close");
+    if let Some(headers) = builder.headers_mut() {
+        headers.extend(request.headers);
+    }
     let body = match request.json {
         Some(json) => {
             builder = builder
@@ -274,6 +370,62 @@ mod tests {
             OutboundUrl::parse("/certs"),
             Err(OutboundUrlError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn plain_http_anywhere_only_when_asked() {
+        assert!(OutboundUrl::parse_any("http://hooks.example.com/in").is_ok());
+        assert!(OutboundUrl::parse_any("https://hooks.example.com/in").is_ok());
+        assert!(matches!(
+            OutboundUrl::parse_any("https://user:pw@hooks.example.com/in"),
+            Err(OutboundUrlError::Credentials(_))
+        ));
+        assert!(matches!(
+            OutboundUrl::parse_any("ftp://hooks.example.com/in"),
+            Err(OutboundUrlError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        let public = |text: &str| is_public(text.parse().expect("an address"));
+        for inside in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!public(inside), "{inside} is not public");
+        }
+        for outside in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(public(outside), "{outside} is public");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_refused_at_connect_time() {
+        let url = OutboundUrl::parse_any("http://localhost:9/").expect("url");
+        let refused = connect(&url, Reach::Public).await.expect_err("refused");
+        assert!(
+            matches!(refused, OutboundError::PrivateAddress(_)),
+            "{refused}"
+        );
     }
 
     #[test]
