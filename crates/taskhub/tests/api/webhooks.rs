@@ -789,6 +789,13 @@ async fn a_paused_lease_holder_is_replaced_and_delivers_nothing_when_it_wakes() 
     let other = spawn_node(&cluster, &flags, &[]);
     let mut ids = vec![other.publish("tick", json!({ "n": 0 }), None).await];
     receiver.await_delivered(&ids, PATIENCE).await;
+    // Delivered is not yet recorded: the holder moves its cursor after the receiver's
+    // answer, and a pause between the two would rightly have the event sent again.
+    let first = ids[0].clone();
+    await_state(&holder, PATIENCE, "the first delivery recorded", |s| {
+        s["cursor"] == first.as_str()
+    })
+    .await;
 
     // Paused past its lease (SIGSTOP: it cannot even notice), the holder is replaced.
     holder.signal("STOP");
