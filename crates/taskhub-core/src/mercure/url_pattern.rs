@@ -1,0 +1,170 @@
+//! Mercure 1.0's `urlpattern` matcher type (draft-dunglas-mercure-08, "URL Pattern"): a
+//! WHATWG URL Pattern, relative ones resolved against the hub's URL, compiled once to
+//! `regex` (linear-time matching, so a crafted pattern cannot backtrack catastrophically)
+//! and matched against each topic parsed as a URL reference against the same base.
+
+use std::fmt;
+
+use thiserror::Error;
+use url::Url;
+use urlpattern::{UrlPattern, UrlPatternInit, UrlPatternMatchInput, UrlPatternOptions};
+
+/// The hub's own URL (`{scheme}://{host}/.well-known/mercure`): the base of relative URL
+/// patterns and of relative topics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HubUrl(Url);
+
+/// The scheme and host do not make a URL.
+#[derive(Debug, Error)]
+#[error("`{0}` is not a host a hub URL can be made of")]
+pub struct BadHost(String);
+
+impl HubUrl {
+    /// The hub's URL for a request that reached it over `scheme` (`http`, `https`) at
+    /// `host` (the `Host` header or the HTTP/2 authority, with its port if any).
+    pub fn new(scheme: &str, host: &str) -> Result<Self, BadHost> {
+        // A host with a path, query or credentials in it would make another URL than the
+        // hub's: only the authority is taken.
+        if host.is_empty() || host.contains(['/', '?', '#', '@', '\\']) {
+            return Err(BadHost(host.into()));
+        }
+        Url::parse(&format!("{scheme}://{host}/.well-known/mercure"))
+            .map(Self)
+            .map_err(|_| BadHost(host.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// A pattern the URL Pattern standard (or `regex`, for its regexp groups) refuses.
+#[derive(Debug, Error)]
+#[error("is not a valid URL pattern: {0}")]
+pub struct BadUrlPattern(String);
+
+/// A compiled URL pattern and the base its topics are resolved against.
+pub(super) struct UrlPatternMatcher {
+    pattern: UrlPattern,
+    base: Url,
+}
+
+impl UrlPatternMatcher {
+    /// Compiles `pattern`, relative to `base` when it has no scheme. The standard's
+    /// `ignoreCase` stays off, as the draft requires.
+    pub(super) fn compile(pattern: &str, base: &HubUrl) -> Result<Self, BadUrlPattern> {
+        let bad = |e: urlpattern::Error| BadUrlPattern(e.to_string());
+        let init = UrlPatternInit::parse_constructor_string::<regex::Regex>(
+            pattern,
+            Some(base.0.clone()),
+        )
+        .map_err(bad)?;
+        let pattern = UrlPattern::parse(init, UrlPatternOptions::default()).map_err(bad)?;
+        Ok(Self {
+            pattern,
+            base: base.0.clone(),
+        })
+    }
+
+    /// Whether `topic`, parsed as a URL reference against the hub's URL, matches. A topic
+    /// that does not parse matches no pattern.
+    pub(super) fn matches(&self, topic: &str) -> bool {
+        Url::options()
+            .base_url(Some(&self.base))
+            .parse(topic)
+            .is_ok_and(|url| {
+                self.pattern
+                    .test(UrlPatternMatchInput::Url(url))
+                    .unwrap_or(false)
+            })
+    }
+}
+
+impl fmt::Debug for UrlPatternMatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UrlPatternMatcher")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub() -> HubUrl {
+        HubUrl::new("https", "hub.example:8443").expect("valid host")
+    }
+
+    fn pattern(raw: &str) -> UrlPatternMatcher {
+        UrlPatternMatcher::compile(raw, &hub()).expect("valid pattern")
+    }
+
+    #[test]
+    fn the_hub_url_is_made_of_scheme_and_host_only() {
+        assert_eq!(hub().as_str(), "https://hub.example:8443/.well-known/mercure");
+        assert_eq!(
+            HubUrl::new("http", "[::1]:80").expect("valid").as_str(),
+            "http://[::1]/.well-known/mercure"
+        );
+        for bad in ["", "a/b", "a?b", "a#b", "user@a", "a b", "a\\b"] {
+            assert!(HubUrl::new("https", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn absolute_patterns_named_groups_and_wildcards() {
+        let books = pattern("https://example.com/books/:id");
+        assert!(books.matches("https://example.com/books/1"));
+        assert!(books.matches("https://EXAMPLE.com/books/1"), "hosts are case-insensitive");
+        assert!(!books.matches("https://example.com/Books/1"), "paths are not");
+        assert!(!books.matches("https://example.com/books/1/reviews"));
+        assert!(!books.matches("https://example.com/books/"));
+        assert!(!books.matches("http://example.com/books/1"));
+        let every = pattern("https://example.com/books/*");
+        assert!(every.matches("https://example.com/books/1/reviews/2"));
+        assert!(every.matches("https://example.com/books/"));
+        assert!(!every.matches("https://example.com/authors/1"));
+        let digits = pattern("https://example.com/books/:id(\\d+)");
+        assert!(digits.matches("https://example.com/books/42"));
+        assert!(!digits.matches("https://example.com/books/abc"));
+        let optional = pattern("https://example.com/books/:id?");
+        assert!(optional.matches("https://example.com/books"));
+        assert!(optional.matches("https://example.com/books/1"));
+        let any_host = pattern("https://*.example.com/*");
+        assert!(any_host.matches("https://a.example.com/x"));
+        assert!(!any_host.matches("https://example.org/x"));
+    }
+
+    #[test]
+    fn relative_patterns_and_topics_resolve_against_the_hub() {
+        let relative = pattern("/books/:id");
+        assert!(relative.matches("https://hub.example:8443/books/1"));
+        assert!(relative.matches("/books/1"), "a relative topic too");
+        assert!(!relative.matches("https://example.com/books/1"), "another host");
+        let subscriptions = pattern("/.well-known/mercure/subscriptions/exact/:topic/:subscriber");
+        assert!(subscriptions.matches("/.well-known/mercure/subscriptions/exact/a/b"));
+        // An absolute pattern still matches a relative topic resolved to its host.
+        let absolute = pattern("https://hub.example:8443/books/:id");
+        assert!(absolute.matches("/books/7"));
+    }
+
+    #[test]
+    fn topics_that_are_no_url_match_nothing() {
+        let everything = pattern("*://*/*");
+        assert!(everything.matches("https://example.com/a"));
+        assert!(!everything.matches("http://[oops/"));
+        assert!(!pattern("https://example.com/:id").matches("https://exa mple.com/1"));
+    }
+
+    #[test]
+    fn refuses_what_is_no_pattern() {
+        for bad in [
+            "https://example.com/books/:",
+            "https://example.com/books/(",
+            "https://example.com/books/:id(a{1000}{1000}{1000})",
+        ] {
+            assert!(UrlPatternMatcher::compile(bad, &hub()).is_err(), "{bad:?}");
+        }
+    }
+}
