@@ -19,9 +19,10 @@ use super::url_pattern::{BadUrlPattern, HubUrl, UrlPatternMatcher};
 /// A topic selector. Draft-07's ("Topic Selectors", [`TopicSelector::parse`]): `*`
 /// matches every topic; any other selector matches the topic equal to it, and, when it
 /// is a valid URI template, every topic the template matches. Mercure 1.0's topic
-/// matchers ([`TopicSelector::matcher`]): `*` matches every topic whatever the type;
+/// matchers: `*` matches every topic whatever the type;
 /// `exact` matches the topic equal to it byte for byte; `urlpattern` every topic its
-/// WHATWG URL Pattern matches.
+/// WHATWG URL Pattern matches ([`TopicSelector::match_exact`],
+/// [`TopicSelector::match_urlpattern`]).
 #[derive(Clone, Debug)]
 pub struct TopicSelector {
     raw: Box<str>,
@@ -117,16 +118,25 @@ impl TopicSelector {
         })
     }
 
-    /// A Mercure 1.0 topic matcher of type `kind`, compiled once: `*` matches every topic
-    /// whatever the type; a relative URL pattern is resolved against `hub`.
-    pub fn matcher(kind: MatchType, value: &str, hub: &HubUrl) -> Result<Self, BadMatcher> {
+    /// A Mercure 1.0 `exact` topic matcher: the topic equal to `value` byte for byte,
+    /// never resolved nor read as a template; `*` matches every topic.
+    pub fn match_exact(value: &str) -> Result<Self, ParseTextError> {
         check_line(value, Self::MAX_BYTES)?;
-        let kind = match kind {
-            _ if value == "*" => Kind::Any,
-            MatchType::Exact => Kind::Exact,
-            MatchType::UrlPattern => {
-                Kind::UrlPattern(Arc::new(UrlPatternMatcher::compile(value, hub)?))
-            }
+        let kind = if value == "*" { Kind::Any } else { Kind::Exact };
+        Ok(Self {
+            raw: value.into(),
+            kind,
+        })
+    }
+
+    /// A Mercure 1.0 `urlpattern` topic matcher, compiled once, a relative pattern
+    /// resolved against `hub`; `*` matches every topic.
+    pub fn match_urlpattern(value: &str, hub: &HubUrl) -> Result<Self, BadMatcher> {
+        check_line(value, Self::MAX_BYTES)?;
+        let kind = if value == "*" {
+            Kind::Any
+        } else {
+            Kind::UrlPattern(Arc::new(UrlPatternMatcher::compile(value, hub)?))
         };
         Ok(Self {
             raw: value.into(),
@@ -218,7 +228,12 @@ mod tests {
     }
 
     fn matcher(kind: MatchType, raw: &str) -> TopicSelector {
-        TopicSelector::matcher(kind, raw, &hub()).expect("valid matcher")
+        match kind {
+            MatchType::Exact => TopicSelector::match_exact(raw).expect("valid matcher"),
+            MatchType::UrlPattern => {
+                TopicSelector::match_urlpattern(raw, &hub()).expect("valid matcher")
+            }
+        }
     }
 
     #[test]
@@ -273,19 +288,15 @@ mod tests {
 
     #[test]
     fn refuses_bad_matchers() {
-        for kind in MatchType::ALL {
+        for value in ["", "a\u{85}b", &"x".repeat(4097)] {
+            assert!(TopicSelector::match_exact(value).is_err(), "{value:?}");
             assert!(matches!(
-                TopicSelector::matcher(kind, "", &hub()),
-                Err(BadMatcher::Text(ParseTextError::Empty))
+                TopicSelector::match_urlpattern(value, &hub()),
+                Err(BadMatcher::Text(_))
             ));
-            assert!(matches!(
-                TopicSelector::matcher(kind, "a\u{85}b", &hub()),
-                Err(BadMatcher::Text(ParseTextError::ControlChar { .. }))
-            ));
-            assert!(TopicSelector::matcher(kind, &"x".repeat(4097), &hub()).is_err());
         }
         assert!(matches!(
-            TopicSelector::matcher(MatchType::UrlPattern, "https://example.com/:", &hub()),
+            TopicSelector::match_urlpattern("https://example.com/:", &hub()),
             Err(BadMatcher::UrlPattern(_))
         ));
     }

@@ -54,11 +54,9 @@ impl UrlPatternMatcher {
     /// `ignoreCase` stays off, as the draft requires.
     pub(super) fn compile(pattern: &str, base: &HubUrl) -> Result<Self, BadUrlPattern> {
         let bad = |e: urlpattern::Error| BadUrlPattern(e.to_string());
-        let init = UrlPatternInit::parse_constructor_string::<regex::Regex>(
-            pattern,
-            Some(base.0.clone()),
-        )
-        .map_err(bad)?;
+        let init =
+            UrlPatternInit::parse_constructor_string::<regex::Regex>(pattern, Some(base.0.clone()))
+                .map_err(bad)?;
         let pattern = UrlPattern::parse(init, UrlPatternOptions::default()).map_err(bad)?;
         Ok(Self {
             pattern,
@@ -102,7 +100,10 @@ mod tests {
 
     #[test]
     fn the_hub_url_is_made_of_scheme_and_host_only() {
-        assert_eq!(hub().as_str(), "https://hub.example:8443/.well-known/mercure");
+        assert_eq!(
+            hub().as_str(),
+            "https://hub.example:8443/.well-known/mercure"
+        );
         assert_eq!(
             HubUrl::new("http", "[::1]:80").expect("valid").as_str(),
             "http://[::1]/.well-known/mercure"
@@ -116,8 +117,14 @@ mod tests {
     fn absolute_patterns_named_groups_and_wildcards() {
         let books = pattern("https://example.com/books/:id");
         assert!(books.matches("https://example.com/books/1"));
-        assert!(books.matches("https://EXAMPLE.com/books/1"), "hosts are case-insensitive");
-        assert!(!books.matches("https://example.com/Books/1"), "paths are not");
+        assert!(
+            books.matches("https://EXAMPLE.com/books/1"),
+            "hosts are case-insensitive"
+        );
+        assert!(
+            !books.matches("https://example.com/Books/1"),
+            "paths are not"
+        );
         assert!(!books.matches("https://example.com/books/1/reviews"));
         assert!(!books.matches("https://example.com/books/"));
         assert!(!books.matches("http://example.com/books/1"));
@@ -141,7 +148,10 @@ mod tests {
         let relative = pattern("/books/:id");
         assert!(relative.matches("https://hub.example:8443/books/1"));
         assert!(relative.matches("/books/1"), "a relative topic too");
-        assert!(!relative.matches("https://example.com/books/1"), "another host");
+        assert!(
+            !relative.matches("https://example.com/books/1"),
+            "another host"
+        );
         let subscriptions = pattern("/.well-known/mercure/subscriptions/exact/:topic/:subscriber");
         assert!(subscriptions.matches("/.well-known/mercure/subscriptions/exact/a/b"));
         // An absolute pattern still matches a relative topic resolved to its host.
