@@ -7,7 +7,21 @@ use std::fmt;
 
 use thiserror::Error;
 use url::Url;
-use urlpattern::{UrlPattern, UrlPatternInit, UrlPatternMatchInput, UrlPatternOptions};
+use urlpattern::regexp::RegExp;
+use urlpattern::{
+    RegexSyntax, UrlPattern, UrlPatternInit, UrlPatternMatchInput, UrlPatternOptions,
+};
+
+/// The most each of a pattern's regexes may take compiled. `regex`'s own default, 10 MiB,
+/// lets a 30-byte pattern such as `/:id((?:\w{100}){10})` cost a quarter of a second of
+/// CPU before it fails (measured, release build); at this bound it fails within a few
+/// milliseconds, while named groups, wildcards and regexp groups such as `(\d+)` or
+/// `(\w+)` compile far below it.
+const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+
+/// The most each regex's lazy DFA may cache while matching (default 2 MiB): a
+/// subscription holds up to eight regexes per pattern for as long as it lasts.
+const DFA_SIZE_LIMIT: usize = 64 * 1024;
 
 /// The hub's own URL (`{scheme}://{host}/.well-known/mercure`): the base of relative URL
 /// patterns and of relative topics.
@@ -45,17 +59,60 @@ pub struct BadUrlPattern(String);
 
 /// A compiled URL pattern and the base its topics are resolved against.
 pub(super) struct UrlPatternMatcher {
-    pattern: UrlPattern,
+    pattern: UrlPattern<BoundedRegex>,
     base: Url,
+}
+
+/// `regex` (linear-time matching) with bounds on what one compiled pattern may cost.
+#[derive(Debug)]
+struct BoundedRegex(regex::Regex);
+
+impl RegExp for BoundedRegex {
+    fn syntax() -> RegexSyntax {
+        RegexSyntax::Rust
+    }
+
+    /// The flags are the ECMAScript ones (`u`, and `i` with `ignoreCase`, which the hub
+    /// never sets): Rust's syntax is Unicode-aware already.
+    fn parse(pattern: &str, _flags: &str, _force_eval: bool) -> Result<Self, ()> {
+        regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(DFA_SIZE_LIMIT)
+            .build()
+            .map(Self)
+            .map_err(|_| ())
+    }
+
+    fn matches<'a>(&self, text: &'a str) -> Option<Vec<Option<&'a str>>> {
+        let captures = self.0.captures(text)?;
+        Some(
+            captures
+                .iter()
+                .skip(1)
+                .map(|group| group.map(|m| m.as_str()))
+                .collect(),
+        )
+    }
+
+    fn pattern_string(&self) -> &str {
+        self.0.as_str()
+    }
 }
 
 impl UrlPatternMatcher {
     /// Compiles `pattern`, relative to `base` when it has no scheme. The standard's
     /// `ignoreCase` stays off, as the draft requires.
     pub(super) fn compile(pattern: &str, base: &HubUrl) -> Result<Self, BadUrlPattern> {
-        let bad = |e: urlpattern::Error| BadUrlPattern(e.to_string());
+        let bad = |e: urlpattern::Error| {
+            BadUrlPattern(match e {
+                urlpattern::Error::RegExp(()) => {
+                    "a regexp group is not a valid regex, or compiles too large".into()
+                }
+                other => other.to_string(),
+            })
+        };
         let init =
-            UrlPatternInit::parse_constructor_string::<regex::Regex>(pattern, Some(base.0.clone()))
+            UrlPatternInit::parse_constructor_string::<BoundedRegex>(pattern, Some(base.0.clone()))
                 .map_err(bad)?;
         let pattern = UrlPattern::parse(init, UrlPatternOptions::default()).map_err(bad)?;
         Ok(Self {
@@ -132,6 +189,12 @@ mod tests {
         assert!(every.matches("https://example.com/books/1/reviews/2"));
         assert!(every.matches("https://example.com/books/"));
         assert!(!every.matches("https://example.com/authors/1"));
+        let words = pattern("/:a(\\w+)/:b(\\w+)/:c(\\w+)/:d(\\d+)");
+        assert!(words.matches("/a_1/b/c/4"));
+        // A path is matched as a URL holds it, percent-encoded.
+        assert!(!words.matches("/é/b/c/4"));
+        assert!(pattern("/:a").matches("/é"));
+        assert!(!words.matches("/a/b/c/d"));
         let digits = pattern("https://example.com/books/:id(\\d+)");
         assert!(digits.matches("https://example.com/books/42"));
         assert!(!digits.matches("https://example.com/books/abc"));
@@ -173,6 +236,8 @@ mod tests {
             "https://example.com/books/:",
             "https://example.com/books/(",
             "https://example.com/books/:id(a{1000}{1000}{1000})",
+            "/books/:id((?:\\w{100}){10})",
+            "/books/:id((?:a{1000}){1000})",
         ] {
             assert!(UrlPatternMatcher::compile(bad, &hub()).is_err(), "{bad:?}");
         }

@@ -23,7 +23,10 @@ use crate::subscription::{MercureSelection, Resume, View};
 #[utoipa::path(get, path = PATH, tag = "mercure",
     security((), ("bearer" = []), ("mercure_cookie" = []), ("mercure_query" = [])),
     params(
-        ("topic" = Vec<String>, Query, description = "Topic selectors: `*`, a topic, or an RFC 6570 URI template; repeatable"),
+        ("topic" = Vec<String>, Query, description = "Mercure 0.x (draft-07) topic selectors: `*`, a topic, or an RFC 6570 URI template; repeatable"),
+        ("match" = Vec<String>, Query, description = "Mercure 1.0 exact topic matchers: the topic, byte for byte (`*`: every topic); repeatable. Any other parameter named `match…` (ASCII case-insensitive) than these three is a 400"),
+        ("match_exact" = Vec<String>, Query, description = "Mercure 1.0 exact topic matchers, as `match`; repeatable"),
+        ("match_urlpattern" = Vec<String>, Query, description = "Mercure 1.0 WHATWG URL Pattern matchers (`https://example.com/books/:id`; relative ones resolved against the hub's URL; `*`: every topic); repeatable, at most 20, each at most 1024 bytes. All selectors together: at least one, at most 100"),
         ("lastEventID" = Option<String>, Query, description = "Resume after this update id (`earliest`: all history)"),
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this update id; wins over `lastEventID`"),
     ),
