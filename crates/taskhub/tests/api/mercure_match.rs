@@ -4,11 +4,9 @@
 //! `match` namespace and the limits; combined with draft-07's `topic=`; and private
 //! updates, which still need a grant whatever the routing matcher selects.
 
-use serde_json::json;
-
 use crate::helpers::problem;
 use crate::mercure::{
-    BOOK_1, form, hub, ids_until, jwt, publish, subscribe, subscribe_request, subscriber,
+    BOOK_1, form, hub, ids_until, publish, subscribe, subscribe_request, subscriber,
 };
 
 const END: &str = "https://example.com/end";
@@ -237,7 +235,7 @@ async fn private_updates_need_a_grant_whatever_the_matcher_selects() {
     // grants are draft-07 `mercure` claims until tokens speak Mercure 1.0).
     let reader = subscriber(&["https://example.com/books/1", "https://example.com/books/7"]);
     let user_42 = subscriber(&["https://example.com/users/42/{+rest}"]);
-    let everything = jwt(&json!({"mercure": {"subscribe": ["*"]}}));
+    let everything = subscriber(&["*"]);
     let mut anonymous = subscribe(&app, &query(&books), None, None).await.1;
     let mut reader_stream = subscribe(&app, &query(&books), Some(&reader), None).await.1;
     let mut user_stream = subscribe(&app, &query(&books), Some(&user_42), None)
