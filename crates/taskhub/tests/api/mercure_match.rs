@@ -11,6 +11,9 @@ use crate::mercure::{
 
 const END: &str = "https://example.com/end";
 
+/// A subscription's `(parameter, value)` pairs and the ids its stream must receive.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+
 /// A subscription query of these `(parameter, value)` pairs, plus `match=END` so that each
 /// stream can be read up to the last update.
 fn query(pairs: &[(&str, &str)]) -> String {
@@ -105,7 +108,7 @@ async fn exact_matchers_match_byte_for_byte_and_star_matches_everything() {
     let app = hub(&["--mercure-anonymous"]).await;
     let template = "https://example.com/books/{id}";
     let everything = ["book-1", "book-2", "template", "relative"];
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    let cases: &[Case<'_>] = &[
         (&[("match", BOOK_1)], &["book-1"]),
         (&[("match_exact", BOOK_1)], &["book-1"]),
         // Never read as a URI template, never resolved against the hub.
