@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use super::text::{ParseTextError, check_line};
+use super::text::{ParseTextError, check_line, check_visible_line};
 use super::uri_template::UriTemplate;
 use super::url_pattern::{BadUrlPattern, HubUrl, UrlPatternMatcher};
 
@@ -121,7 +121,7 @@ impl TopicSelector {
     /// A Mercure 1.0 `exact` topic matcher: the topic equal to `value` byte for byte,
     /// never resolved nor read as a template; `*` matches every topic.
     pub fn match_exact(value: &str) -> Result<Self, ParseTextError> {
-        check_line(value, Self::MAX_BYTES)?;
+        check_visible_line(value, Self::MAX_BYTES)?;
         let kind = if value == "*" { Kind::Any } else { Kind::Exact };
         Ok(Self {
             raw: value.into(),
@@ -132,7 +132,7 @@ impl TopicSelector {
     /// A Mercure 1.0 `urlpattern` topic matcher, compiled once, a relative pattern
     /// resolved against `hub`; `*` matches every topic.
     pub fn match_urlpattern(value: &str, hub: &HubUrl) -> Result<Self, BadMatcher> {
-        check_line(value, Self::MAX_BYTES)?;
+        check_visible_line(value, Self::MAX_BYTES)?;
         let kind = if value == "*" {
             Kind::Any
         } else {
@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_matchers() {
-        for value in ["", "a\u{85}b", &"x".repeat(4097)] {
+        for value in ["", "a\u{85}b", "a\u{200B}b", &"x".repeat(4097)] {
             assert!(TopicSelector::match_exact(value).is_err(), "{value:?}");
             assert!(matches!(
                 TopicSelector::match_urlpattern(value, &hub()),
@@ -305,8 +305,8 @@ mod tests {
         /// An exact matcher matches a topic if and only if the two strings are equal.
         #[test]
         fn exact_matching_is_string_equality(
-            value in "[^\\p{Cc}]{1,40}",
-            topic in "[^\\p{Cc}]{1,40}",
+            value in "[^\\p{Cc}\\p{Cf}]{1,40}",
+            topic in "[^\\p{Cc}\\p{Cf}]{1,40}",
         ) {
             let exact = matcher(MatchType::Exact, &value);
             proptest::prop_assert_eq!(exact.matches(&topic), value == "*" || topic == value);

@@ -180,6 +180,17 @@ async fn the_match_namespace_is_reserved_and_matchers_are_bounded() {
             "control characters",
         ),
         (
+            // U+200B ZERO WIDTH SPACE: invisible, so refused in 1.0 matchers.
+            "match=a%E2%80%8Bb".into(),
+            "match",
+            "format characters",
+        ),
+        (
+            "match_urlpattern=%2F%E2%80%AEbooks".into(),
+            "match_urlpattern",
+            "format characters",
+        ),
+        (
             "match_urlpattern=https%3A%2F%2Fexample.com%2Fbooks%2F%3A".into(),
             "match_urlpattern",
             "not a valid URL pattern",
