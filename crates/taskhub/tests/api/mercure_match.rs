@@ -54,7 +54,9 @@ async fn url_patterns_match_named_groups_wildcards_and_relative_patterns() {
         ("https://example.com/books/:id/reviews/:review", &["review"]),
         ("https://*.example.com/*", &["subdomain"]),
         ("/books/:id", &["own-host", "relative"]),
+        // Beside the hub's path, as relative URLs resolve: `/.well-known/books/:id`.
         ("books/:id", &[]),
+        ("tasks/:id", &["task"]),
         (
             "*",
             &[
@@ -64,6 +66,7 @@ async fn url_patterns_match_named_groups_wildcards_and_relative_patterns() {
                 "subdomain",
                 "own-host",
                 "relative",
+                "task",
                 "alternate",
                 "case",
                 "no-url",
@@ -85,6 +88,8 @@ async fn url_patterns_match_named_groups_wildcards_and_relative_patterns() {
             ("subdomain", vec!["https://api.example.com/a"]),
             ("own-host", vec![own.as_str()]),
             ("relative", vec!["/books/9"]),
+            // A TaskHub-style topic, relative without a leading `/`.
+            ("task", vec!["tasks/42"]),
             // Its canonical topic is no URL a pattern here matches; its alternate is.
             (
                 "alternate",
