@@ -242,4 +242,17 @@ mod tests {
             assert!(UrlPatternMatcher::compile(bad, &hub()).is_err(), "{bad:?}");
         }
     }
+
+    proptest::proptest! {
+        /// Whatever a client sends, compiling it and matching any topic never panics.
+        #[test]
+        fn any_pattern_compiles_or_is_refused_and_any_topic_matches_or_not(
+            pattern in "(https?://|/|)[a-z0-9:/*(){}?+.\\\\%@#&=\\[\\]^$|-]{0,40}",
+            topic in "(https?://|/|)[a-z0-9:/*?.%@#&=\\[\\]-]{0,40}",
+        ) {
+            if let Ok(compiled) = UrlPatternMatcher::compile(&pattern, &hub()) {
+                let _ = compiled.matches(&topic);
+            }
+        }
+    }
 }
