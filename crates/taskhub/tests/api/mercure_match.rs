@@ -201,6 +201,12 @@ async fn the_match_namespace_is_reserved_and_matchers_are_bounded() {
             "not a valid URL pattern",
         ),
         (
+            // Made the `urlpattern` crate's parser panic (found by fuzzing).
+            "match_urlpattern=https%3A%2F%2Fexample.com%5D%2F".into(),
+            "match_urlpattern",
+            "not a valid URL pattern",
+        ),
+        (
             "match_urlpattern=%2Fbooks%2F%3Aid(a%7B1000%7D%7B1000%7D%7B1000%7D)".into(),
             "match_urlpattern",
             "not a valid URL pattern",
