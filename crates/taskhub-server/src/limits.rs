@@ -15,5 +15,15 @@ pub(crate) const MAX_PAGE: usize = 1000;
 /// Most topics one Mercure update may carry (the canonical one and its alternates).
 pub(crate) const MAX_MERCURE_TOPICS: usize = 100;
 
-/// Most `topic` selectors one Mercure subscription may give.
+/// Most topic selectors one Mercure subscription may give: `topic`, `match` and
+/// `match_<type>` parameters together.
 pub(crate) const MAX_MERCURE_SELECTORS: usize = 100;
+
+/// Most `match_urlpattern` matchers one Mercure subscription may give: each compiles to
+/// several regexes when the stream opens (and is matched against every update with a
+/// topic that parses as a URL), so they are capped tighter than exact matchers.
+pub(crate) const MAX_MERCURE_URL_PATTERNS: usize = 20;
+
+/// The longest `match_urlpattern` matcher, in bytes (an exact matcher may be as long as a
+/// topic, 4096 bytes).
+pub(crate) const MAX_MERCURE_URL_PATTERN_BYTES: usize = 1024;

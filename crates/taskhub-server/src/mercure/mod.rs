@@ -12,7 +12,8 @@
 //!   `caller`: the two extractors that read it, [`MercurePublisher`] and
 //!   [`MercureSubscriber`].
 //! - `form`: strict `application/x-www-form-urlencoded` decoding.
-//! - `publish`, `subscribe`: the two handlers.
+//! - `publish`, `subscribe`: the two handlers; `subscribe_query`: a subscription's
+//!   selectors, draft-07's `topic=` and Mercure 1.0's `match=` / `match_<type>=`.
 //! - `discovery`: the hub's path and the `Link: rel="mercure"` header on the tasks API.
 
 mod caller;
@@ -21,6 +22,7 @@ mod discovery;
 mod form;
 pub(crate) mod publish;
 pub(crate) mod subscribe;
+mod subscribe_query;
 mod token;
 
 pub(crate) use config::MercureHub;

@@ -2,18 +2,17 @@
 //! topics match the subscriber's selectors, resumable with `Last-Event-ID`.
 
 use axum::extract::State;
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{CACHE_CONTROL, HOST};
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::Response;
-use taskhub_core::mercure::{ResumePoint, TopicSelector};
+use taskhub_core::mercure::{BadHost, HubUrl, ResumePoint};
 
 use super::caller::MercureSubscriber;
 use super::discovery::PATH;
-use super::form;
+use super::subscribe_query::SubscribeQuery;
 use crate::edge::{resume, stream};
 use crate::error::ApiError;
 use crate::error::openapi::MercureSubscribeErrors;
-use crate::limits::MAX_MERCURE_SELECTORS;
 use crate::rate_limit::ConnectAllowed;
 use crate::state::AppState;
 use crate::subscription::{MercureSelection, Resume, View};
@@ -24,7 +23,10 @@ use crate::subscription::{MercureSelection, Resume, View};
 #[utoipa::path(get, path = PATH, tag = "mercure",
     security((), ("bearer" = []), ("mercure_cookie" = []), ("mercure_query" = [])),
     params(
-        ("topic" = Vec<String>, Query, description = "Topic selectors: `*`, a topic, or an RFC 6570 URI template; repeatable"),
+        ("topic" = Vec<String>, Query, description = "Mercure 0.x (draft-07) topic selectors: `*`, a topic, or an RFC 6570 URI template; repeatable"),
+        ("match" = Vec<String>, Query, description = "Mercure 1.0 exact topic matchers: the topic, byte for byte (`*`: every topic); repeatable. Any other parameter named `match…` (ASCII case-insensitive) than these three is a 400"),
+        ("match_exact" = Vec<String>, Query, description = "Mercure 1.0 exact topic matchers, as `match`; repeatable"),
+        ("match_urlpattern" = Vec<String>, Query, description = "Mercure 1.0 WHATWG URL Pattern matchers (`https://example.com/books/:id`; relative ones resolved against the hub's URL; `*`: every topic); repeatable, at most 20, each at most 1024 bytes. All selectors together: at least one, at most 100"),
         ("lastEventID" = Option<String>, Query, description = "Resume after this update id (`earliest`: all history)"),
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this update id; wins over `lastEventID`"),
     ),
@@ -38,7 +40,8 @@ pub(crate) async fn subscribe(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let query = Query::parse(uri.query().unwrap_or_default())?;
+    let hub = hub_url(&state, &headers, &uri);
+    let query = SubscribeQuery::parse(uri.query().unwrap_or_default(), &hub)?;
     // The header wins over the query parameter, as draft-07 says.
     let last_event_id = resume::last_event_id(&headers, query.last_event_id);
     let permit = stream::admit(&state)?;
@@ -72,52 +75,18 @@ pub(crate) async fn subscribe(
     Ok(response)
 }
 
-/// The subscribe query, parsed.
-struct Query {
-    selectors: Vec<TopicSelector>,
-    last_event_id: Option<String>,
-}
-
-impl Query {
-    fn parse(query: &str) -> Result<Self, ApiError> {
-        let bad = |param: &str, detail: String| ApiError::BadParameter {
-            param: param.into(),
-            detail,
-        };
-        let pairs = form::pairs(query.as_bytes()).map_err(|bad_pair| {
-            let param = bad_pair.name.unwrap_or_else(|| "query".into());
-            bad(&param, "is not UTF-8 once percent-decoded".into())
-        })?;
-        let mut selectors = Vec::new();
-        let mut last_event_id = None;
-        for (name, value) in pairs {
-            match name.as_str() {
-                "topic" => {
-                    if selectors.len() == MAX_MERCURE_SELECTORS {
-                        return Err(bad(
-                            "topic",
-                            format!(
-                                "at most {MAX_MERCURE_SELECTORS} topic selectors per subscription"
-                            ),
-                        ));
-                    }
-                    let selector = TopicSelector::parse(&value)
-                        .map_err(|e| bad("topic", format!("selector {value:?}: {e}")))?;
-                    selectors.push(selector);
-                }
-                "lastEventID" => last_event_id = Some(value),
-                _ => {}
-            }
-        }
-        if selectors.is_empty() {
-            return Err(bad(
-                "topic",
-                "give at least one `topic` selector (`*` for every topic)".into(),
-            ));
-        }
-        Ok(Self {
-            selectors,
-            last_event_id,
-        })
-    }
+/// The hub's URL as this request reached it: `https` when TaskHub serves TLS itself, and
+/// the `Host` header (HTTP/1.1) or the request's authority (HTTP/2).
+fn hub_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<HubUrl, BadHost> {
+    let scheme = if state.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = headers
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| uri.authority().map(|authority| authority.as_str()))
+        .unwrap_or_default();
+    HubUrl::new(scheme, host)
 }

@@ -109,3 +109,86 @@ impl View {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use taskhub_core::mercure::{HubUrl, MercureFields, MercureTopic, UpdateId};
+    use taskhub_core::{EventType, Topic};
+
+    use super::*;
+
+    fn hub() -> HubUrl {
+        HubUrl::new("https", "hub.example").expect("valid host")
+    }
+
+    fn pattern(raw: &str) -> TopicSelector {
+        TopicSelector::match_urlpattern(raw, &hub()).expect("valid pattern")
+    }
+
+    fn exact(raw: &str) -> TopicSelector {
+        TopicSelector::match_exact(raw).expect("valid matcher")
+    }
+
+    /// A Mercure update on `topics`, private or not.
+    fn update(topics: &[&str], private: bool) -> EventFrame {
+        let fields = MercureFields {
+            id: UpdateId::parse("u").expect("valid"),
+            topics: topics
+                .iter()
+                .map(|t| MercureTopic::parse(t).expect("valid"))
+                .collect(),
+            update_type: None,
+            retry: None,
+            data: "".into(),
+        };
+        let event_type = EventType::parse("message").expect("valid");
+        EventFrame::new(EventId::new(1), event_type, None, private, "{}").with_mercure(Some(fields))
+    }
+
+    fn selection(selectors: Vec<TopicSelector>, grants: Vec<TopicSelector>) -> View {
+        View::Mercure(MercureSelection {
+            selectors,
+            private_selectors: grants,
+            expires_at: None,
+        })
+    }
+
+    #[test]
+    fn mercure_1_matchers_route_and_grant_alike() {
+        let books = "https://example.com/books/1";
+        let own = "https://example.com/users/42/books/1";
+        // The draft's example: every book routed, the user's own namespace granted.
+        let view = selection(
+            vec![pattern("https://example.com/books/:id")],
+            vec![pattern("https://example.com/users/42/*")],
+        );
+        assert!(view.wants(&update(&[books], false)));
+        assert!(!view.wants(&update(&[books], true)), "no grant on book 1");
+        assert!(
+            view.wants(&update(&[books, own], true)),
+            "granted by its alternate"
+        );
+        assert!(!view.wants(&update(&[own], false)), "not routed");
+        // An exact grant; a grant for everything never widens the routing.
+        let view = selection(vec![pattern("/books/:id")], vec![exact("/books/7")]);
+        assert!(view.wants(&update(&["/books/7"], true)));
+        assert!(view.wants(&update(&["https://hub.example/books/8"], false)));
+        assert!(!view.wants(&update(&["/books/8"], true)));
+        let view = selection(vec![exact(books)], vec![exact("*")]);
+        assert!(view.wants(&update(&[books], true)));
+        assert!(!view.wants(&update(&["https://example.com/books/2"], true)));
+        // A native event's topic is a relative reference: resolved against the hub's URL
+        // (`/.well-known/tasks/42`), as a relative pattern without a leading `/` is.
+        let native = EventFrame::new(
+            EventId::new(2),
+            EventType::parse("task_updated").expect("valid"),
+            Some(Topic::parse("tasks/42").expect("valid")),
+            false,
+            "{}",
+        );
+        assert!(selection(vec![pattern("tasks/:id")], vec![]).wants(&native));
+        assert!(selection(vec![pattern("/.well-known/tasks/:id")], vec![]).wants(&native));
+        assert!(!selection(vec![pattern("/tasks/:id")], vec![]).wants(&native));
+        assert!(selection(vec![exact("tasks/42")], vec![]).wants(&native));
+    }
+}

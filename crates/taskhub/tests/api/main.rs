@@ -26,6 +26,7 @@ mod library_clients;
 mod lifecycle;
 mod limits;
 mod mercure;
+mod mercure_match;
 mod nginx;
 mod observability;
 mod open_files;

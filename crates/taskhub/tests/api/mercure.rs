@@ -18,10 +18,10 @@ use crate::scripts::Script;
 use crate::tokens::{now, unsigned};
 
 const KEY: &str = "a-mercure-test-key-of-at-least-32-bytes";
-const BOOK_1: &str = "https://example.com/books/1";
+pub(crate) const BOOK_1: &str = "https://example.com/books/1";
 
 /// A hub with `KEY` for publishers and subscribers, and these extra flags.
-async fn hub(extra: &[&str]) -> TestApp {
+pub(crate) async fn hub(extra: &[&str]) -> TestApp {
     let mut args = vec!["--mercure-jwt-key", KEY];
     args.extend_from_slice(extra);
     spawn_app_with(&args).await
@@ -43,11 +43,11 @@ fn publisher(selectors: &[&str]) -> String {
 }
 
 /// A subscriber's token that may see private updates matching these selectors.
-fn subscriber(selectors: &[&str]) -> String {
+pub(crate) fn subscriber(selectors: &[&str]) -> String {
     jwt(&json!({"mercure": {"subscribe": selectors}}))
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     for (name, value) in pairs {
         form.append_pair(name, value);
@@ -73,7 +73,7 @@ async fn post(
 }
 
 /// Publishes with an all-topics token and returns the update's id.
-async fn publish(app: &TestApp, pairs: &[(&str, &str)]) -> String {
+pub(crate) async fn publish(app: &TestApp, pairs: &[(&str, &str)]) -> String {
     let response = post(app, form(pairs), Some(&publisher(&["*"]))).await;
     assert_eq!(response.status(), 200, "published");
     assert!(
@@ -85,7 +85,7 @@ async fn publish(app: &TestApp, pairs: &[(&str, &str)]) -> String {
 }
 
 /// Opens a Mercure subscription (`query` without the `?`).
-async fn subscribe(
+pub(crate) async fn subscribe(
     app: &TestApp,
     query: &str,
     token: Option<&str>,
@@ -96,7 +96,7 @@ async fn subscribe(
     (response.headers().clone(), Sse::new(response))
 }
 
-async fn subscribe_request(
+pub(crate) async fn subscribe_request(
     app: &TestApp,
     query: &str,
     token: Option<&str>,
@@ -134,7 +134,7 @@ async fn until(sse: &mut Sse, last: &str) -> Vec<eventsource_stream::Event> {
 }
 
 /// The ids of the events of `sse` up to `last`, `last` left out.
-async fn ids_until(sse: &mut Sse, last: &str) -> Vec<String> {
+pub(crate) async fn ids_until(sse: &mut Sse, last: &str) -> Vec<String> {
     let mut ids: Vec<String> = until(sse, last).await.into_iter().map(|e| e.id).collect();
     ids.pop();
     ids
