@@ -24,7 +24,7 @@ use crate::auth::{AuthHookConfig, AuthHookConfigError, JwtConfigError, KeySets, 
 use crate::backend::{self, OpenError};
 use crate::config::{Config, ConfigError};
 use crate::connection_budget::{BudgetError, ConnectionBudget};
-use crate::connections::{self, ConnectionLimits};
+use crate::connections::{self, Acceptor, ConnectionLimits, Intake};
 use crate::hub::Hub;
 use crate::mercure::MercureConfigError;
 use crate::presence::Presences;
@@ -61,6 +61,8 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error("{0}")]
     Descriptors(#[from] BudgetError),
+    #[error("cannot start the request runtime: {0}")]
+    Intake(std::io::Error),
     #[error("cannot listen on {addr}: {source}{}", bind_hint(source))]
     Bind {
         addr: SocketAddr,
@@ -89,6 +91,8 @@ pub struct Server {
     state: AppState,
     /// Set when serving HTTPS (`--tls-cert`).
     tls: Option<Arc<ServerConfig>>,
+    /// The runtime requests are served on, apart from the event streams.
+    intake: Intake,
 }
 
 impl Server {
@@ -165,10 +169,12 @@ impl Server {
             webhooks,
             shutdown,
         };
+        let intake = Intake::start().map_err(StartError::Intake)?;
         Ok(Self {
             listener,
             state,
             tls,
+            intake,
         })
     }
 
@@ -183,6 +189,7 @@ impl Server {
             listener,
             state,
             tls,
+            intake,
         } = self;
         let config = Arc::clone(&state.config);
         let stop = state.shutdown.clone();
@@ -221,11 +228,11 @@ impl Server {
             .map(|webhooks| webhooks.spawn(&events, &hub, &stop))
             .unwrap_or_default();
         let serving = tokio::spawn(connections::serve(
-            listener,
-            budget,
+            Acceptor::new(listener, budget),
             router(state),
             limits,
             tls.map(TlsAcceptor::from),
+            intake,
             stop.clone(),
             config.shutdown_grace,
         ));

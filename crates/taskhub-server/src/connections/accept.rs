@@ -37,7 +37,7 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
 /// The listener, with the budget its connections take slots from.
 #[derive(Debug)]
-pub(super) struct Acceptor {
+pub(crate) struct Acceptor {
     listener: TcpListener,
     budget: Arc<ConnectionBudget>,
     /// How long to sleep after the next failed accept.
@@ -49,7 +49,7 @@ pub(super) struct Acceptor {
 }
 
 impl Acceptor {
-    pub(super) fn new(listener: TcpListener, budget: Arc<ConnectionBudget>) -> Self {
+    pub(crate) fn new(listener: TcpListener, budget: Arc<ConnectionBudget>) -> Self {
         Self {
             listener,
             budget,
