@@ -102,14 +102,12 @@ impl Hub {
         if let Some(last) = frames.last() {
             self.newest.store(last.id().get(), Ordering::Relaxed);
         }
-        let first_seq = self.pushed.load(Ordering::Relaxed);
-        let groups = FrameGroup::pack(&frames, GROUP_BYTES, first_seq);
-        drop(frames);
         let ring = self.live.read().unwrap_or_else(PoisonError::into_inner);
         let Some(live) = &*ring else {
             return;
         };
-        for group in groups {
+        let first_seq = self.pushed.load(Ordering::Relaxed);
+        for group in FrameGroup::pack(&frames, GROUP_BYTES, first_seq) {
             self.pushed.store(group.end_seq(), Ordering::Relaxed);
             let _ = live.send(Arc::new(group));
         }

@@ -96,7 +96,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 /// module's doc), with as many threads as the event streams' runtime. Dropping it stops
 /// it without waiting, from any context (a runtime dropped inside another would panic).
 #[derive(Debug)]
-pub(crate) struct Intake(Option<Runtime>);
+pub(crate) struct Intake {
+    /// Taken only by `drop`, to stop it in the background.
+    runtime: Option<Runtime>,
+    handle: Handle,
+}
 
 impl Intake {
     pub(crate) fn start() -> std::io::Result<Self> {
@@ -106,17 +110,17 @@ impl Intake {
             .thread_name("taskhub-intake")
             .enable_all()
             .build()?;
-        Ok(Self(Some(runtime)))
-    }
-
-    fn handle(&self) -> Option<Handle> {
-        self.0.as_ref().map(|runtime| runtime.handle().clone())
+        let handle = runtime.handle().clone();
+        Ok(Self {
+            runtime: Some(runtime),
+            handle,
+        })
     }
 }
 
 impl Drop for Intake {
     fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
+        if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
     }
@@ -134,8 +138,6 @@ pub(crate) async fn serve(
     stop: CancellationToken,
     grace: Duration,
 ) {
-    // Without its runtime (never: it is only taken in `drop`), hyper serves here.
-    let intake_handle = intake.handle().unwrap_or_else(Handle::current);
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
@@ -165,7 +167,7 @@ pub(crate) async fn serve(
             watcher: graceful.watcher(),
             stop: stop.clone(),
             slot,
-            intake: intake_handle.clone(),
+            intake: intake.handle.clone(),
         };
         let tls = tls.clone();
         // The handshake runs in the connection's task, never in the accept loop; boxed,
@@ -356,8 +358,7 @@ mod tests {
     #[tokio::test]
     async fn the_intake_runtime_serves_and_can_be_dropped_inside_another() {
         let intake = Intake::start().expect("a runtime");
-        let handle = intake.handle().expect("running");
-        let answer = handle.spawn(async {
+        let answer = intake.handle.spawn(async {
             tokio::task::yield_now().await;
             42
         });
